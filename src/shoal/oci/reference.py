@@ -39,12 +39,12 @@ REFERENCE_LENGTH_MAX = 4096  # bounds regex work on hostile input; real ones are
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[_.]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
-_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _IPV6 = r"\[[a-fA-F0-9:]+\]"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})"
 _DOMAIN_RE = re.compile(rf"{_HOST}(?::[0-9]+)?")
-_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 _DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 
 
@@ -121,12 +121,12 @@ def parse_reference(text: str) -> Reference:
     colon = remainder.rfind(":")
     if colon > remainder.rfind("/"):
         remainder, tag = remainder[:colon], remainder[colon + 1 :]
-        if not _TAG_RE.fullmatch(tag):
+        if not TAG_RE.fullmatch(tag):
             raise InvalidReference(f"invalid reference {shown}: malformed tag {tag[:100]!r}")
 
     registry, path = _split_domain(remainder, shown)
-    if not _PATH_RE.fullmatch(path):
-        if _PATH_RE.fullmatch(path.lower()):
+    if not PATH_RE.fullmatch(path):
+        if PATH_RE.fullmatch(path.lower()):
             raise InvalidReference(f"invalid reference {shown}: repository name must be lowercase")
         raise InvalidReference(f"invalid reference {shown}: malformed repository name {path!r}")
     if len(remainder) > NAME_TOTAL_LENGTH_MAX:
