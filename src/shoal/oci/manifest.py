@@ -99,12 +99,14 @@ def parse_manifest(
     if declared is not None and not isinstance(declared, str):
         _fail(where, f"'mediaType' must be a string, got {_kind(declared)}")
     schema = doc.get("schemaVersion")
+    if isinstance(schema, bool):
+        _fail(where, f"unsupported schemaVersion {schema!r}: expected 2")
     if schema == 1 or header in SCHEMA1_TYPES or declared in SCHEMA1_TYPES:
         _fail(
             where,
             "Docker schema 1 manifests are unsupported; re-push the image with a current client",
         )
-    if isinstance(schema, bool) or schema != 2:
+    if schema != 2:
         _fail(where, f"unsupported schemaVersion {_short(schema)}: expected 2")
 
     kind = _media_type(doc, declared, header, where)
