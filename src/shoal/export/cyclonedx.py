@@ -1,0 +1,228 @@
+"""CycloneDX 1.6 JSON, built with cyclonedx-python-lib.
+
+The image is ``metadata.component`` (type ``container``, a ``pkg:oci`` purl), the
+distribution an ``operating-system`` component, and every package a ``library``
+component whose bom-ref is its purl plus a stable ``package-id``. What CycloneDX has no
+field for (the layer that introduced a package, where it was found, which cataloger
+found it, the image's layers, what could not be catalogued) is written as ``shoal:*``
+properties.
+
+The library builds and serialises every model object (components, licences,
+properties, metadata). Its `Bom` object is not used to assemble the document: its
+`register_dependency` and `validate` scan the whole dependency list once per component,
+which is quadratic and takes tens of seconds at 10,000 packages. The few top-level keys
+are put together here instead, in the order the library writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, BinaryIO, ClassVar
+
+from cyclonedx.contrib.license.factories import LicenseFactory
+from cyclonedx.model import Property
+from cyclonedx.model.bom import BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.license import License, LicenseExpression
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.schema.schema import SchemaVersion1Dot6
+from packageurl import PackageURL
+
+from shoal.export.base import (
+    Clock,
+    UuidFactory,
+    clean_sbom,
+    dump_json,
+    safe_purl,
+    sorted_packages,
+    utc_now,
+)
+from shoal.export.identity import image_name, image_purl, image_version, package_ids
+from shoal.export.licenses import conjoin, license_terms
+from shoal.model import Distro, ImageInfo, Package, Sbom, Unknown
+
+_VIEW = SchemaVersion1Dot6
+_SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+_FACTORY = LicenseFactory()
+
+
+class CycloneDxJsonFormatter:
+    """CycloneDX 1.6 JSON."""
+
+    id: ClassVar[str] = "cyclonedx-json"
+    media_type: ClassVar[str] = "application/vnd.cyclonedx+json; version=1.6"
+    spec_version: ClassVar[str] = "1.6"
+
+    def __init__(self, *, clock: Clock = utc_now, new_uuid: UuidFactory = uuid.uuid4) -> None:
+        self._clock = clock
+        self._new_uuid = new_uuid
+
+    def write(self, sbom: Sbom, out: BinaryIO) -> None:
+        dump_json(self.to_document(sbom), out, what=self.id)
+
+    def to_document(self, sbom: Sbom) -> dict[str, Any]:
+        """The BOM as a JSON-ready dict."""
+        sbom = clean_sbom(sbom)
+        image = _image_component(sbom.image)
+        tool = Component(type=ComponentType.APPLICATION, name=sbom.tool, version=sbom.tool_version)
+        metadata = BomMetaData(
+            tools=ToolRepository(components=[tool]),
+            component=image,
+            timestamp=self._clock().replace(microsecond=0),
+            properties=_unknown_properties(sbom.unknowns),
+        )
+        components: list[dict[str, Any]] = []
+        if sbom.distro is not None:
+            components.append(_as_json(_os_component(sbom.distro)))
+        packages = sorted_packages(sbom.packages)
+        for pkg, pid in zip(packages, package_ids(packages), strict=True):
+            components.append(_as_json(_package_component(pkg, pid)))
+        return {
+            "$schema": _SCHEMA_URI,
+            "bomFormat": "CycloneDX",
+            "specVersion": self.spec_version,
+            "serialNumber": f"urn:uuid:{self._new_uuid()}",
+            "version": 1,
+            "metadata": _as_json(metadata),
+            "components": components,
+            # Only the image's edges are known. The library would also write an empty
+            # entry for every component, which in CycloneDX claims "depends on nothing".
+            "dependencies": [
+                {"ref": str(image.bom_ref), "dependsOn": sorted(c["bom-ref"] for c in components)}
+            ],
+        }
+
+
+def _as_json(obj: Component | BomMetaData) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(obj.as_json(view_=_VIEW))  # type: ignore[union-attr]
+    return data
+
+
+def _image_component(image: ImageInfo) -> Component:
+    name = image_name(image.reference)
+    purl = image_purl(image)
+    version = image_version(image)
+    props: list[tuple[str, str | None]] = [
+        ("shoal:image:reference", image.reference),
+        ("shoal:image:manifestDigest", image.manifest_digest),
+        ("shoal:image:configDigest", image.config_digest),
+        ("shoal:image:indexDigest", image.index_digest),
+        ("shoal:image:platform", str(image.platform) if image.platform else None),
+        ("shoal:image:created", image.created),
+    ]
+    props += [("shoal:image:tag", t) for t in image.tags]
+    props += [("shoal:image:repoDigest", d) for d in image.repo_digests]
+    for i, layer in enumerate(image.layers):
+        props += [
+            (f"shoal:image:layer:{i}:digest", layer.digest),
+            (f"shoal:image:layer:{i}:diffID", layer.diff_id),
+            (f"shoal:image:layer:{i}:mediaType", layer.media_type),
+            (f"shoal:image:layer:{i}:size", str(layer.size)),
+            (f"shoal:image:layer:{i}:createdBy", layer.created_by),
+        ]
+    return Component(
+        type=ComponentType.CONTAINER,
+        name=name.repository,
+        version=version,
+        bom_ref=purl or f"shoal:image:{name.repository}@{version or ''}",
+        purl=_parse_purl(purl),
+        properties=_properties(props),
+    )
+
+
+def _os_component(distro: Distro) -> Component:
+    props: list[tuple[str, str | None]] = [
+        ("shoal:distro:id", distro.id),
+        ("shoal:distro:versionID", distro.version_id),
+        ("shoal:distro:versionCodename", distro.version_codename),
+        ("shoal:distro:name", distro.name),
+    ]
+    props += [("shoal:distro:idLike", x) for x in distro.id_like]
+    return Component(
+        type=ComponentType.OPERATING_SYSTEM,
+        name=distro.id,
+        version=distro.version_id,
+        description=distro.pretty_name,
+        # Package bom-refs start with "pkg:" or "shoal:package:", so this cannot clash.
+        bom_ref=f"shoal:os:{distro.id}@{distro.version_id or ''}",
+        properties=_properties(props),
+    )
+
+
+def _package_component(pkg: Package, pid: str) -> Component:
+    purl = safe_purl(pkg)
+    if purl is not None:
+        bom_ref = f"{purl}{'&' if '?' in purl else '?'}package-id={pid}"
+    else:
+        bom_ref = f"shoal:package:{pid}"
+    props: list[tuple[str, str | None]] = [
+        ("shoal:package:type", pkg.type.value),
+        ("shoal:cataloger", pkg.cataloger),
+        ("shoal:package:arch", pkg.arch),
+        ("shoal:layer:diffID", pkg.layer),
+        ("shoal:layer:createdBy", pkg.layer_created_by),
+        ("shoal:source:name", pkg.source_name),
+        ("shoal:source:version", pkg.source_version),
+    ]
+    for i, loc in enumerate(pkg.locations):
+        props += [(f"shoal:location:{i}:path", loc.path), (f"shoal:location:{i}:layer", loc.layer)]
+    props += [(f"shoal:metadata:{k}", v) for k, v in pkg.metadata]
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=pkg.name,
+        version=pkg.version or None,
+        group=pkg.namespace or None,
+        bom_ref=bom_ref,
+        purl=_parse_purl(purl),
+        licenses=_licenses(pkg.licenses),
+        properties=_properties(props),
+    )
+
+
+def _licenses(declared: tuple[str, ...]) -> list[License]:
+    """CycloneDX allows either a list of id/name licences or one expression, never both.
+
+    Several licences that are all SPDX become one ``A AND B`` expression when any is
+    compound; when free text is mixed in, compound expressions are kept as licence names
+    so that nothing declared is dropped.
+    """
+    terms = license_terms(declared)
+    if any(t.compound for t in terms):
+        spdx = [t.spdx for t in terms if t.spdx is not None]
+        if len(spdx) == len(terms):
+            return [LicenseExpression(conjoin(spdx))]
+        return [
+            _FACTORY.make_with_name(t.text) if t.compound else _FACTORY.make_from_string(t.text)
+            for t in terms
+        ]
+    return [_FACTORY.make_from_string(t.text) for t in terms]
+
+
+def _properties(pairs: list[tuple[str, str | None]]) -> list[Property]:
+    return [Property(name=k, value=v) for k, v in pairs if v is not None]
+
+
+def _unknown_properties(unknowns: tuple[Unknown, ...]) -> list[Property]:
+    pairs: list[tuple[str, str | None]] = []
+    for i, u in enumerate(sorted(unknowns, key=_unknown_key)):
+        pairs += [
+            (f"shoal:unknown:{i}:path", u.path),
+            (f"shoal:unknown:{i}:cataloger", u.cataloger),
+            (f"shoal:unknown:{i}:reason", u.reason),
+            (f"shoal:unknown:{i}:layer", u.layer),
+        ]
+    return _properties(pairs)
+
+
+def _unknown_key(u: Unknown) -> tuple[str, str, str, str]:
+    return (u.path, u.cataloger, u.reason, u.layer or "")
+
+
+def _parse_purl(purl: str | None) -> PackageURL | None:
+    if purl is None:
+        return None
+    try:
+        return PackageURL.from_string(purl)
+    except ValueError:
+        return None
