@@ -194,9 +194,12 @@ class Authenticator:
                 return "Bearer " + tok.value
         return None
 
-    def authenticate(self, headers: httpx.Headers, scope: str | None) -> None:
+    def authenticate(
+        self, headers: httpx.Headers, scope: str | None, sent: str | None = None
+    ) -> None:
         """Answer a 401: learn the scheme, fetch a token if needed. Raises AuthError when
-        the challenge cannot be met."""
+        the challenge cannot be met. ``sent`` is the Authorization value the refused
+        request carried: if another thread has renewed it meanwhile, nothing is fetched."""
         values = headers.get_list("www-authenticate")
         if not values:
             raise AuthError(f"{self.registry}: 401 without a WWW-Authenticate challenge")
@@ -208,7 +211,7 @@ class Authenticator:
                 raise AuthError(f"{self.registry}: malformed WWW-Authenticate header: {e}") from e
         by_scheme = {c.scheme: c for c in challenges}
         if "bearer" in by_scheme:
-            self._bearer(by_scheme["bearer"], scope)
+            self._bearer(by_scheme["bearer"], scope, sent)
         elif "basic" in by_scheme:
             if not self._creds.has_basic:
                 raise AuthError(
@@ -222,7 +225,7 @@ class Authenticator:
             schemes = ", ".join(sorted(by_scheme)) or "none"
             raise AuthError(f"{self.registry}: unsupported authentication scheme ({schemes})")
 
-    def _bearer(self, ch: Challenge, scope: str | None) -> None:
+    def _bearer(self, ch: Challenge, scope: str | None, sent: str | None) -> None:
         realm = ch.params.get("realm")
         if not realm:
             raise AuthError(f"{self.registry}: Bearer challenge without a realm")
@@ -239,6 +242,9 @@ class Authenticator:
         service = ch.params.get("service")
         key = (self.registry, scope or "")
         with self._fetch_lock:
+            current = self.authorization(scope)
+            if current is not None and current != sent:
+                return  # parallel downloads: one thread fetched a fresh token already
             tok = self._fetch(realm, service, scopes)
             with self._lock:
                 self._tokens[key] = tok

@@ -344,12 +344,12 @@ class RegistryClient:
                 h["Authorization"] = authz
             return self._http.build_request(method, url, headers=h)
 
-        resp = self._send_retrying(build(), rebuild=build, what=what)
+        request = build()
+        resp = self._send_retrying(request, rebuild=build, what=what)
         if resp.status_code != 401:
             return resp
-        resp_headers = resp.headers
         resp.close()
-        self._auth.authenticate(resp_headers, scope)
+        self._auth.authenticate(resp.headers, scope, resp.request.headers.get("authorization"))
         resp = self._send_retrying(build(), rebuild=build, what=what)
         if resp.status_code == 401:
             with closing(resp):

@@ -108,7 +108,9 @@ def test_missing_config_is_anonymous(tmp_path: Path) -> None:
     assert CredentialStore(tmp_path / "nope.json").get("ghcr.io") is ANONYMOUS
 
 
-def test_default_path_honours_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_path_honours_docker_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dc"))
     assert default_config_path() == tmp_path / "dc" / "config.json"
     assert default_config_path(tmp_path) == tmp_path / "config.json"  # a directory
@@ -184,7 +186,7 @@ def test_helper_bad_output(tmp_path: Path, bin_dir: Path, body: str, reason: str
 
 def test_helper_missing_from_path(tmp_path: Path, bin_dir: Path) -> None:
     cfg = _config(tmp_path, {"credHelpers": {"r.io": "nonexistent-helper"}})
-    with pytest.raises(AuthError, match="docker-credential-nonexistent-helper.*not on PATH"):
+    with pytest.raises(AuthError, match=r"docker-credential-nonexistent-helper.*not on PATH"):
         CredentialStore(cfg).get("r.io")
 
 
@@ -207,7 +209,9 @@ def test_explicit_credentials_override_the_config(tmp_path: Path) -> None:
 
 
 def test_secrets_never_in_repr(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, {"auths": {"r.io": {"auth": _b64(f"u:{SECRET}"), "identitytoken": SECRET}}})
+    cfg = _config(
+        tmp_path, {"auths": {"r.io": {"auth": _b64(f"u:{SECRET}"), "identitytoken": SECRET}}}
+    )
     store = CredentialStore(cfg)
     creds = store.get("r.io")
     assert SECRET not in repr(creds)
@@ -258,7 +262,9 @@ def test_fuzz_config_bytes(tmp_path: Path, data: bytes) -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=10), kids, max_size=3),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=10), kids, max_size=3)
+    ),
     max_leaves=10,
 )
 
