@@ -111,7 +111,7 @@ def parse_go_binary(data: bytes, path: str) -> CatalogResult:
             return CatalogResult()
         go_version, modinfo = raw
         info, problems = parse_modinfo(go_version, modinfo)
-    except (GoBuildInfoError, ElfError) as e:
+    except GoBuildInfoError as e:
         return CatalogResult.failed(path, NAME, f"Go build info: {e}")
     arch = info.setting("GOARCH") or _elf_arch(data)
     unknowns = tuple(Unknown(path, NAME, f"Go build info: {p}") for p in problems)
@@ -121,12 +121,18 @@ def parse_go_binary(data: bytes, path: str) -> CatalogResult:
 def read_build_info(data: bytes) -> tuple[str, str] | None:
     """(Go version, module text) from an executable, or None if it has no build info.
 
-    Raises `GoBuildInfoError` (or `ElfError`) when the header is there but broken.
+    Raises `GoBuildInfoError` when the header is there but broken.
     """
     elf: ElfFile | None = None
+    elf_problem = "not an ELF file"
     block = b""
     if is_elf(data):
-        elf = parse_elf(data)
+        try:
+            elf = parse_elf(data)
+        except ElfError as e:
+            # Broken headers need not hide inline build info: fall through to the scan.
+            elf_problem = str(e)
+    if elf is not None:
         sec = elf.section(".go.buildinfo")
         if sec is not None:
             block = elf.section_data(sec)
@@ -147,7 +153,7 @@ def read_build_info(data: bytes) -> tuple[str, str] | None:
         modinfo, _ = _varint_string(block, rest, "module info")
     else:
         if elf is None:
-            raise GoBuildInfoError("pre-Go-1.18 pointer layout is only supported in ELF files")
+            raise GoBuildInfoError(f"pre-Go-1.18 pointer layout needs ELF headers ({elf_problem})")
         if ptr_size not in (4, 8):
             raise GoBuildInfoError(f"pointer size {ptr_size} is neither 4 nor 8")
         order = ">" if flags & _FLAG_BIG_ENDIAN else "<"

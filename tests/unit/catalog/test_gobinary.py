@@ -199,7 +199,9 @@ def test_bad_pointer_size_is_unknown() -> None:
 def test_pointer_layout_outside_elf_is_unknown() -> None:
     data = _patched("hello-windows.exe.xz", 15, b"\x00")
     (u,) = parse_go_binary(data, "/app.exe").unknowns
-    assert "only supported in ELF" in u.reason
+    assert u.reason == (
+        "Go build info: pre-Go-1.18 pointer layout needs ELF headers (not an ELF file)"
+    )
 
 
 # --- module text -----------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""How hello-auditable.xz was made (run by hand from the repo root, never by the tests).
+
+Debian has no cargo-auditable and the machine cannot reach crates.io, so the binary is a
+real Rust executable (`rustc -O -C strip=symbols hello.rs`, rustc 1.95.0, x86_64) given
+the section cargo-auditable would have added: `.dep-v0` holding zlib-compressed
+`dep-v0.json`, a format-1 dependency tree of a serde_json program (proc-macro crates and
+their dependencies marked `"kind":"build"`, as format 1 does), added with
+
+    objcopy --add-section .dep-v0=dep-v0.z hello hello-auditable
+
+Then every byte the cataloger never reads (code, data) is zeroed so the xz file is small.
+
+    python tests/unit/catalog/testdata/rustbinary/make_fixture.py IN OUT.xz
+"""
+
+from __future__ import annotations
+
+import lzma
+import sys
+
+sys.path.insert(0, "src")
+from shoal.catalog.elf import parse_elf  # noqa: E402
+
+
+def main() -> None:
+    src, dst = sys.argv[1:]
+    data = open(src, "rb").read()
+    elf = parse_elf(data)
+    shoff = int.from_bytes(data[40:48], "little")
+    keep = [(0, 64 + 56 * len(elf.segments)), (shoff, 64 * len(elf.sections))]
+    keep += [(s.offset, s.size) for s in elf.sections if s.name in (".shstrtab", ".dep-v0")]
+    out = bytearray(len(data))
+    for off, n in keep:
+        out[off : off + n] = data[off : off + n]
+    open(dst, "wb").write(lzma.compress(bytes(out), preset=9))
+
+
+if __name__ == "__main__":
+    main()
