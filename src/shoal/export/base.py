@@ -24,7 +24,7 @@ from enum import Enum
 from typing import Any, BinaryIO, ClassVar, Protocol, TypeVar
 
 from shoal.errors import ExportError
-from shoal.model import Package, Sbom
+from shoal.model import Package, Sbom, Unknown
 
 
 class SbomFormatError(ExportError):
@@ -153,3 +153,8 @@ def _sort_key(pkg: Package) -> tuple[Any, ...]:
 def sorted_packages(packages: Iterable[Package]) -> list[Package]:
     """Packages in output order: type, name, version, purl, then every other field."""
     return sorted(packages, key=_sort_key)
+
+
+def sorted_unknowns(unknowns: Iterable[Unknown]) -> list[Unknown]:
+    """Unknowns in output order: path, cataloger, reason, layer."""
+    return sorted(unknowns, key=lambda u: (u.path, u.cataloger, u.reason, u.layer or ""))

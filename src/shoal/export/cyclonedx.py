@@ -36,6 +36,7 @@ from shoal.export.base import (
     dump_json,
     safe_purl,
     sorted_packages,
+    sorted_unknowns,
     utc_now,
 )
 from shoal.export.identity import image_name, image_purl, image_version, package_ids
@@ -205,7 +206,7 @@ def _properties(pairs: list[tuple[str, str | None]]) -> list[Property]:
 
 def _unknown_properties(unknowns: tuple[Unknown, ...]) -> list[Property]:
     pairs: list[tuple[str, str | None]] = []
-    for i, u in enumerate(sorted(unknowns, key=_unknown_key)):
+    for i, u in enumerate(sorted_unknowns(unknowns)):
         pairs += [
             (f"shoal:unknown:{i}:path", u.path),
             (f"shoal:unknown:{i}:cataloger", u.cataloger),
@@ -213,10 +214,6 @@ def _unknown_properties(unknowns: tuple[Unknown, ...]) -> list[Property]:
             (f"shoal:unknown:{i}:layer", u.layer),
         ]
     return _properties(pairs)
-
-
-def _unknown_key(u: Unknown) -> tuple[str, str, str, str]:
-    return (u.path, u.cataloger, u.reason, u.layer or "")
 
 
 def _parse_purl(purl: str | None) -> PackageURL | None:

@@ -27,6 +27,7 @@ from shoal.export.base import (
     iso_seconds,
     safe_purl,
     sorted_packages,
+    sorted_unknowns,
     utc_now,
 )
 from shoal.export.identity import (
@@ -93,7 +94,7 @@ class SpdxJsonFormatter:
         }
         if sbom.unknowns:
             doc["annotations"] = [
-                b.annotations(_unknown_facts(u))[0] for u in sorted(sbom.unknowns, key=_unknown_key)
+                b.annotations(_unknown_facts(u))[0] for u in sorted_unknowns(sbom.unknowns)
             ]
         if b.extracted:
             doc["hasExtractedLicensingInfos"] = [
@@ -250,10 +251,6 @@ def _purl_ref(purl: str) -> dict[str, str]:
 
 def _rel(a: str, kind: str, b: str) -> dict[str, str]:
     return {"spdxElementId": a, "relationshipType": kind, "relatedSpdxElement": b}
-
-
-def _unknown_key(u: Unknown) -> tuple[str, str, str, str]:
-    return (u.path, u.cataloger, u.reason, u.layer or "")
 
 
 def _unknown_facts(u: Unknown) -> list[tuple[str, str | None]]:
