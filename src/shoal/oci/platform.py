@@ -167,3 +167,15 @@ def _listing(index: Index) -> str:
         {str(d.platform) if d.platform else "(no platform)" for d in image_manifests(index)}
     )
     return ", ".join(names) if names else "none"
+
+
+def check_single_platform(have: Platform | None, selector: str | None, where: str) -> None:
+    """For an image that is a lone manifest (no index): NotFound if the user asked for a
+    platform it is not. With no selector (or "all") the image is taken as it is, as Docker
+    does for single-platform images."""
+    if selector is None or selector.strip().lower() == ALL or have is None:
+        return
+    want = parse_selector(selector)
+    exact = len(selector.strip().split("/")) == 3
+    if _rank(want, have, exact=exact) is None:
+        raise NotFound(f"{where}: image is for {normalize(have)}, not {want}")
