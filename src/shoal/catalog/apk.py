@@ -13,6 +13,7 @@ use the same format.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
@@ -62,6 +63,48 @@ class _Problem:
     reason: str
 
 
+class _Problems:
+    """Problems met while parsing. Past a cap they are only counted, so a hostile file with a
+    problem on every line costs no more memory than a clean one."""
+
+    __slots__ = ("kept", "total")
+
+    def __init__(self) -> None:
+        self.kept: list[_Problem] = []
+        self.total = 0
+
+    def append(self, problem: _Problem) -> None:
+        self.total += 1
+        # slack over the cap: a block's own problems are reported after its lines' problems
+        if len(self.kept) < 2 * MAX_UNKNOWNS:
+            self.kept.append(problem)
+
+    def unknowns(self, path: str) -> tuple[Unknown, ...]:
+        ordered = sorted(self.kept, key=lambda p: p.line)[:MAX_UNKNOWNS]  # stable sort
+        out = [
+            Unknown(path=path, cataloger=NAME, reason=f"line {p.line}: {p.reason}") for p in ordered
+        ]
+        extra = self.total - len(ordered)
+        if extra:
+            out.append(
+                Unknown(path=path, cataloger=NAME, reason=f"{extra} more problems not listed")
+            )
+        return tuple(out)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, split on "\\n" only and one at a time (a database may be
+    hundreds of MiB; `str.splitlines` would also split on form feeds and the like)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 class _Entry:
     """The kept fields of one package block, with the line each came from."""
 
@@ -80,7 +123,7 @@ def parse_apk_installed(text: str, path: str) -> CatalogResult:
     build time) becomes an `Unknown` naming its line, and parsing goes on.
     """
     packages: list[Package] = []
-    problems: list[_Problem] = []
+    problems = _Problems()
     entry: _Entry | None = None
 
     def finish() -> None:
@@ -89,7 +132,7 @@ def parse_apk_installed(text: str, path: str) -> CatalogResult:
             if pkg is not None:
                 packages.append(pkg)
 
-    for number, raw in enumerate(text.split("\n"), start=1):
+    for number, raw in enumerate(_lines(text), start=1):
         line = raw.removesuffix("\r")
         if not line:
             finish()
@@ -109,10 +152,10 @@ def parse_apk_installed(text: str, path: str) -> CatalogResult:
                 entry.fields[tag] = (value, number)
         # every other tag (file lists, checksums, sizes, ...) is valid and not needed
     finish()
-    return CatalogResult(packages=tuple(packages), unknowns=_unknowns(path, problems))
+    return CatalogResult(packages=tuple(packages), unknowns=problems.unknowns(path))
 
 
-def _package(entry: _Entry, path: str, problems: list[_Problem]) -> Package | None:
+def _package(entry: _Entry, path: str, problems: _Problems) -> Package | None:
     def get(tag: str) -> str | None:
         got = entry.fields.get(tag)
         return got[0] if got else None
@@ -210,16 +253,6 @@ def is_spdx_expression(value: str) -> bool:
         else:
             expect_operand = False
     return depth == 0 and not expect_operand
-
-
-def _unknowns(path: str, problems: list[_Problem]) -> tuple[Unknown, ...]:
-    ordered = sorted(problems, key=lambda p: p.line)  # stable: a line's problems keep their order
-    out = [Unknown(path=path, cataloger=NAME, reason=f"line {p.line}: {p.reason}") for p in ordered]
-    if len(out) > MAX_UNKNOWNS:
-        extra = len(out) - MAX_UNKNOWNS
-        out = out[:MAX_UNKNOWNS]
-        out.append(Unknown(path=path, cataloger=NAME, reason=f"{extra} more problems not listed"))
-    return tuple(out)
 
 
 def _clip(value: str, limit: int = 80) -> str:

@@ -124,6 +124,48 @@ class _Problem:
     reason: str
 
 
+class _Problems:
+    """Problems met while parsing. Past a cap they are only counted, so a hostile file with a
+    problem on every line costs no more memory than a clean one."""
+
+    __slots__ = ("kept", "total")
+
+    def __init__(self) -> None:
+        self.kept: list[_Problem] = []
+        self.total = 0
+
+    def append(self, problem: _Problem) -> None:
+        self.total += 1
+        # slack over the cap: a block's own problems are reported after its lines' problems
+        if len(self.kept) < 2 * MAX_UNKNOWNS:
+            self.kept.append(problem)
+
+    def unknowns(self, path: str) -> tuple[Unknown, ...]:
+        ordered = sorted(self.kept, key=lambda p: p.line)[:MAX_UNKNOWNS]  # stable sort
+        out = [
+            Unknown(path=path, cataloger=NAME, reason=f"line {p.line}: {p.reason}") for p in ordered
+        ]
+        extra = self.total - len(ordered)
+        if extra:
+            out.append(
+                Unknown(path=path, cataloger=NAME, reason=f"{extra} more problems not listed")
+            )
+        return tuple(out)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, split on "\\n" only and one at a time (a status file may be
+    hundreds of MiB; `str.splitlines` would also split on form feeds and the like)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
     """Split deb822 text into stanzas, yielding problems (bad lines) as they are met.
 
@@ -134,7 +176,7 @@ def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
     current: _Stanza | None = None
     seen: set[str] = set()
     last_key: str | None = None
-    for number, raw in enumerate(text.split("\n"), start=1):
+    for number, raw in enumerate(_lines(text), start=1):
         line = raw.removesuffix("\r")
         if not line.strip():
             if current is not None:
@@ -180,7 +222,7 @@ def parse_dpkg_status(text: str, path: str) -> CatalogResult:
     `Unknown`s naming the line, and every stanza that can still be read is returned.
     """
     packages: list[Package] = []
-    problems: list[_Problem] = []
+    problems = _Problems()
     for item in _stanzas(text):
         if isinstance(item, _Problem):
             problems.append(item)
@@ -188,10 +230,10 @@ def parse_dpkg_status(text: str, path: str) -> CatalogResult:
         pkg = _package(item, path, problems)
         if pkg is not None:
             packages.append(pkg)
-    return CatalogResult(packages=tuple(packages), unknowns=_unknowns(path, problems))
+    return CatalogResult(packages=tuple(packages), unknowns=problems.unknowns(path))
 
 
-def _package(stanza: _Stanza, path: str, problems: list[_Problem]) -> Package | None:
+def _package(stanza: _Stanza, path: str, problems: _Problems) -> Package | None:
     name = stanza.get("package")
     if not name:
         problems.append(_Problem(stanza.line, "stanza without Package"))
@@ -280,16 +322,6 @@ def _package(stanza: _Stanza, path: str, problems: list[_Problem]) -> Package | 
     )
 
 
-def _unknowns(path: str, problems: list[_Problem]) -> tuple[Unknown, ...]:
-    ordered = sorted(problems, key=lambda p: p.line)  # stable: a line's problems keep their order
-    out = [Unknown(path=path, cataloger=NAME, reason=f"line {p.line}: {p.reason}") for p in ordered]
-    if len(out) > MAX_UNKNOWNS:
-        extra = len(out) - MAX_UNKNOWNS
-        out = out[:MAX_UNKNOWNS]
-        out.append(Unknown(path=path, cataloger=NAME, reason=f"{extra} more problems not listed"))
-    return tuple(out)
-
-
 def _clip(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[:limit] + "..."
 
@@ -322,7 +354,7 @@ def parse_copyright(text: str, path: str) -> CatalogResult:
     """
     package = path.split("/")[4] if is_copyright_path(path) else ""
     found: dict[str, None] = {}  # ordered set
-    for line in text.split("\n"):
+    for line in _lines(text):
         if line[:8].lower() == "license:":
             for name in parse_license_expression(line[8:]):
                 found.setdefault(name, None)
