@@ -52,7 +52,6 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 120.0  # a server asking for longer is as good as down
 ERROR_BODY_MAX = 64 * 1024
-CHUNK = 1024 * 1024
 MAX_PAGES = 10_000
 USER_AGENT = "shoal/0.1"
 
@@ -224,7 +223,10 @@ class RegistryClient:
         url = f"/v2/{repo}/blobs/{desc.digest}"
         with dest.open("wb") as f:
             while True:
-                headers = {"Range": f"bytes={written}-"} if written else {}
+                # identity: byte ranges must count the blob's own bytes, not a re-encoding
+                headers = {"Accept-Encoding": "identity"}
+                if written:
+                    headers["Range"] = f"bytes={written}-"
                 try:
                     resp = self._request("GET", url, scope=_pull(repo), headers=headers, what=what)
                     with closing(resp):
@@ -246,7 +248,8 @@ class RegistryClient:
                                 f.truncate()
                         else:
                             self._fail(resp, what)
-                        for chunk in resp.iter_bytes(CHUNK):
+                        # Unbuffered chunks, so a drop loses nothing already received.
+                        for chunk in resp.iter_bytes():
                             if written + len(chunk) > desc.size:
                                 raise DigestMismatch(
                                     f"{what}: more than the descriptor's {desc.size} bytes"
