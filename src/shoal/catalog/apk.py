@@ -197,6 +197,11 @@ def _package(entry: _Entry, path: str, problems: _Problems) -> Package | None:
 
     origin = get("o")
     licence = get("L")
+    if licence is not None and len(licence) > _MAX_META:
+        problems.append(
+            _Problem(line_of("L"), f"package {name!r}: 'L:' is {len(licence)} characters long")
+        )
+        licence = None
     return Package(
         name=name,
         version=version,

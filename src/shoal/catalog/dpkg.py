@@ -56,8 +56,12 @@ _KEPT = frozenset(
     }
 )
 
+# Longest kept field value; real ones (Provides of perl-base) are under 1 KiB.
+_MAX_FIELD = 64 * 1024
 # A hostile file can have a problem on every line; past this many, one summary line is kept.
 MAX_UNKNOWNS = 100
+# Longest `License:` line read as an expression (real ones are under 100 characters).
+_MAX_EXPRESSION = 1000
 # Licences kept from one copyright file (real files have a few dozen at most).
 MAX_LICENSES = 100
 
@@ -190,7 +194,9 @@ def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
                 last_key = ""  # one problem for the whole run of lines
             elif last_key in _KEPT and current is not None:
                 value, at = current.fields[last_key]
-                current.fields[last_key] = (f"{value} {line.strip()}".strip(), at)
+                # capped: growing one string line by line is quadratic in a hostile field
+                if len(value) < _MAX_FIELD:
+                    current.fields[last_key] = (f"{value} {line.strip()}".strip(), at)
             continue
         key, sep, value = line.partition(":")
         if not sep or not _FIELD_NAME.fullmatch(key) or key.startswith(("#", "-")):
@@ -355,14 +361,14 @@ def parse_copyright(text: str, path: str) -> CatalogResult:
     package = path.split("/")[4] if is_copyright_path(path) else ""
     found: dict[str, None] = {}  # ordered set
     for line in _lines(text):
+        names: list[str] = []
         if line[:8].lower() == "license:":
-            for name in parse_license_expression(line[8:]):
-                found.setdefault(name, None)
+            names.extend(parse_license_expression(line[8:]))
         if "/usr/share/common-licenses/" in line:
-            for m in _COMMON_LICENSE.finditer(line):
-                name = m.group(1).rstrip(".")
-                if name:
-                    found.setdefault(name, None)
+            names.extend(m.group(1).rstrip(".") for m in _COMMON_LICENSE.finditer(line))
+        for name in names:
+            if name and len(found) < MAX_LICENSES:
+                found.setdefault(name, None)
         if len(found) >= MAX_LICENSES:
             break
     if not found:
@@ -384,6 +390,8 @@ def parse_license_expression(value: str) -> tuple[str, ...]:
     `(GPL-2 or GPL-3) and MIT` -> ("GPL-2", "GPL-3", "MIT"); `GPL-2+ with OpenSSL exception`
     -> ("GPL-2+",); "none" and prose -> ().
     """
+    if len(value) > _MAX_EXPRESSION:
+        return ()  # no real expression is this long; prose is
     tokens = value.replace("(", " ").replace(")", " ").replace(",", " ").split()
     names: list[str] = []
     expect_name = True

@@ -215,6 +215,16 @@ def test_a_hostile_file_gives_a_bounded_number_of_unknowns() -> None:
     assert result.unknowns[-1].reason == f"{5_000 - MAX_UNKNOWNS} more problems not listed"
 
 
+def test_an_overlong_licence_is_reported_and_dropped() -> None:
+    text = "P:x\nV:1-r0\nL:" + "MIT " * 5000 + "\n"
+    result = parse_apk_installed(text, DB)
+
+    assert [(p.name, p.licenses) for p in result.packages] == [("x", ())]
+    assert [u.reason for u in result.unknowns] == [
+        "line 3: package 'x': 'L:' is 20000 characters long"
+    ]
+
+
 def test_empty_database() -> None:
     assert parse_apk_installed("", DB) == CatalogResult()
 

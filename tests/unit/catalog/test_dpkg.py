@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from shoal.catalog.base import FileEntry, LayerFile
 from shoal.catalog.dpkg import (
+    MAX_LICENSES,
     MAX_UNKNOWNS,
     DpkgCataloger,
     parse_copyright,
@@ -235,6 +236,21 @@ def test_a_hostile_file_gives_a_bounded_number_of_unknowns() -> None:
     assert result.unknowns[-1].reason == f"{10_000 - MAX_UNKNOWNS} more problems not listed"
 
 
+def test_a_huge_continued_field_is_capped() -> None:
+    text = "Package: a\nVersion: 1\nProvides: x\n" + " y\n" * 200_000
+    (pkg,) = parse_dpkg_status(text, STATUS).packages
+
+    assert pkg.meta("provides", "").startswith("x y y")
+    assert len(pkg.meta("provides", "")) <= 1003
+
+
+def test_a_continued_version_is_not_a_version() -> None:
+    result = parse_dpkg_status("Package: a\nVersion: 1\n 2\n", STATUS)
+
+    assert result.packages == ()
+    assert [u.reason for u in result.unknowns] == ["line 2: package 'a': invalid Version '1 2'"]
+
+
 def test_undecodable_bytes_do_not_break_the_cataloger() -> None:
     data = STANZA.encode().replace(b"Description:", b"Description: \xff\xfe")
     result = DpkgCataloger().catalog(LayerFile(path=STATUS, data=data))
@@ -321,6 +337,18 @@ def test_a_file_that_names_no_licence_gives_nothing() -> None:
 )
 def test_parse_license_expression(expression: str, names: tuple[str, ...]) -> None:
     assert parse_license_expression(expression) == names
+
+
+def test_licences_per_file_are_bounded() -> None:
+    text = "".join(f"License: L-{i}\n" for i in range(5000))
+    text += "see /usr/share/common-licenses/GPL-2\n"
+    (evidence,) = parse_copyright(text, "/usr/share/doc/x/copyright").licenses
+
+    assert len(evidence.licenses) == MAX_LICENSES
+
+
+def test_overlong_license_line_is_prose() -> None:
+    assert parse_license_expression("MIT or " * 1000 + "MIT") == ()
 
 
 def test_copyright_outside_the_doc_layout_gives_nothing() -> None:
