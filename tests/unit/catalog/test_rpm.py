@@ -7,7 +7,6 @@ written by db5.3_load and read back by rpm's own bdb_ro; `expected.txt` is `rpm 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,8 +23,7 @@ from shoal.catalog.rpm import (
     split_source_rpm,
 )
 from shoal.catalog.rpmdb.errors import HeaderError
-from shoal.catalog.rpmdb.header import Tag, parse_header
-from shoal.catalog.rpmdb.sqlite import read_sqlite
+from shoal.catalog.rpmdb.header import parse_header
 from shoal.model import CatalogResult, Distro, Location, Package, PackageType
 
 DATA = Path(__file__).parent / "testdata" / "rpm"
@@ -209,23 +207,6 @@ def test_metadata_is_identical_across_formats() -> None:
     reference = strip(catalog("sqlite"))
     for case in CASES:
         assert strip(catalog(case)) == reference
-
-
-def test_bdb_bucket_chains_of_hash_pages() -> None:
-    data = (DATA / "bdb-chain" / "Packages").read_bytes()
-    result = parse_rpmdb(data, "/var/lib/rpm/Packages")
-    assert result.unknowns == ()
-    # header n holds the ((n - 1) mod 7)th of the 7 headers rpm stored (gpg-pubkey among them)
-    stored = [
-        parse_header(blob).string(Tag.NAME)
-        for _, blob in read_sqlite(
-            (DATA / "sqlite" / "rpmdb.sqlite").read_bytes(), max_record=1 << 26
-        )
-    ]
-    want = Counter(stored[(n - 1) % 7] for n in range(1, 41))
-    del want["gpg-pubkey"]
-    assert Counter(p.name for p in result.packages) == want
-    assert len(result.packages) == sum(want.values())
 
 
 def test_purl_without_distro() -> None:
