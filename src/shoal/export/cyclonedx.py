@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import lru_cache
 from typing import Any, BinaryIO, ClassVar
 
+from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.license import License, LicenseExpression
+from cyclonedx.model.license import License
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
@@ -192,12 +194,29 @@ def _licenses(declared: tuple[str, ...]) -> list[License]:
     if any(t.compound for t in terms):
         spdx = [t.spdx for t in terms if t.spdx is not None]
         if len(spdx) == len(terms):
-            return [LicenseExpression(conjoin(spdx))]
-        return [
-            _FACTORY.make_with_name(t.text) if t.compound else _FACTORY.make_from_string(t.text)
-            for t in terms
-        ]
-    return [_FACTORY.make_from_string(t.text) for t in terms]
+            return [_expression(conjoin(spdx))]
+        return [_license(t.text, t.spdx if not t.compound else None) for t in terms]
+    return [_license(t.text, t.spdx) for t in terms]
+
+
+@lru_cache(maxsize=4096)  # validating an expression parses it; a few repeat thousands of times
+def _expression(expression: str) -> License:
+    return _FACTORY.make_with_expression(expression)
+
+
+def _license(text: str, spdx_id: str | None) -> License:
+    """An id licence when the text is an SPDX id CycloneDX knows, else a named one.
+
+    Classification already happened in `license_terms`, so this skips the factory's
+    `make_from_string`, which would parse every free-text licence again.
+    """
+    if spdx_id is not None:
+        for candidate in (text, spdx_id):  # as declared first ("GPL-2.0+"), then normalised
+            try:
+                return _FACTORY.make_with_id(candidate)
+            except InvalidSpdxLicenseException:
+                pass
+    return _FACTORY.make_with_name(text)
 
 
 def _properties(pairs: list[tuple[str, str | None]]) -> list[Property]:
