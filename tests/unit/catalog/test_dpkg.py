@@ -222,6 +222,14 @@ def test_stanza_problems_are_reported_by_line_and_the_rest_is_kept() -> None:
     ]
 
 
+def test_field_names_are_case_insensitive_and_tabs_continue() -> None:
+    text = "PACKAGE: a\nversion: 1.0\nSOURCE: b (0.9)\nProvides: x,\n\ty\n"
+    (pkg,) = parse_dpkg_status(text, STATUS).packages
+
+    assert (pkg.name, pkg.version, pkg.source_name, pkg.source_version) == ("a", "1.0", "b", "0.9")
+    assert pkg.meta("provides") == "x, y"
+
+
 def test_crlf_line_endings_are_tolerated() -> None:
     result = parse_dpkg_status(STANZA.replace("\n", "\r\n"), STATUS)
 
@@ -400,6 +408,38 @@ def test_fuzz_catalog_bytes_never_raises(data: bytes) -> None:
     for path in (STATUS, "/usr/share/doc/x/copyright"):
         result = DpkgCataloger().catalog(LayerFile(path=path, data=data))
         assert all("\n" not in u.reason for u in result.unknowns)
+
+
+copyrightish = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
+                "License: GPL-2+ or Artistic",
+                "License: GPL-3+ with Bison exception",
+                "License: (MIT",
+                "License: with",
+                "License:",
+                " see /usr/share/common-licenses/GPL-2.",
+                "/usr/share/common-licenses/",
+                "Apache License, Version 2.0",
+            ]
+        ),
+        st.text(max_size=40),
+    ),
+    max_size=30,
+).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(copyrightish)
+def test_fuzz_copyright_never_raises(text: str) -> None:
+    result = parse_copyright(text, "/usr/share/doc/pkg/copyright")
+
+    assert result.packages == () and result.unknowns == ()
+    for evidence in result.licenses:
+        assert evidence.package_name == "pkg" and evidence.licenses
+        assert all(name and not any(c.isspace() for c in name) for name in evidence.licenses)
 
 
 @settings(max_examples=300, deadline=None)
