@@ -31,6 +31,7 @@ _LOCAL_PROTOCOLS = ("workspace:", "link:", "portal:", "file:")
 _MAX_UNKNOWNS = 20
 # BaseLoader keeps every scalar a string: `version: 1.10` must not become the float 1.1.
 _YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+_MAX_YAML_DEPTH = 64
 
 
 class YarnLockCataloger(Cataloger):
@@ -172,12 +173,9 @@ def _unquote(s: str) -> str:
 
 
 def _parse_berry(text: str, path: str) -> CatalogResult:
-    try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # BaseLoader builds no objects
-    except yaml.YAMLError as e:
-        return CatalogResult.failed(path, NAME, f"invalid YAML: {_one_line(e)}")
-    except RecursionError:
-        return CatalogResult.failed(path, NAME, "invalid YAML: nested too deeply")
+    doc, problem = _load_yaml(text)
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
     if not isinstance(doc, dict):
         return CatalogResult.failed(path, NAME, "top level is not a mapping")
     out = _Collector(path)
@@ -226,6 +224,27 @@ def _split_descriptor(descriptor: str) -> tuple[str, str]:
 
 def _valid_name(name: str) -> bool:
     return bool(name) and name != "@" and not any(c.isspace() for c in name)
+
+
+def _load_yaml(data: str | bytes) -> tuple[Any, str | None]:
+    """The document, or why it cannot be read. Nesting is checked on the event stream first:
+    libyaml's composer recurses in C (a deeply nested document crashes the process) and its
+    scanner slows down with depth, so a document nested deeper than any lockfile is refused
+    after reading only as far as the excess."""
+    try:
+        depth = 0
+        for event in yaml.parse(data, Loader=_YAML_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > _MAX_YAML_DEPTH:
+                    return None, f"invalid YAML: nested deeper than {_MAX_YAML_DEPTH} levels"
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(data, Loader=_YAML_LOADER), None  # BaseLoader builds no objects
+    except yaml.YAMLError as e:
+        return None, f"invalid YAML: {_one_line(e)}"
+    except RecursionError:
+        return None, "invalid YAML: nested too deeply"
 
 
 def _one_line(e: BaseException) -> str:

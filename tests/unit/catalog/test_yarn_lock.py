@@ -180,3 +180,9 @@ def test_fuzz_berry_never_raises(text: str) -> None:
     res = parse_yarn_lock("__metadata:\n  version: 8\n" + text, "/y")
     for u in res.unknowns:
         assert "\n" not in u.reason
+
+
+def test_berry_hostile_nesting_is_refused_without_crashing() -> None:
+    res = parse_yarn_lock("__metadata:\n  version: 8\nx: " + "[" * 200_000 + "\n", "/y")
+    assert res.packages == ()
+    assert res.unknowns[0].reason == "invalid YAML: nested deeper than 64 levels"

@@ -1,0 +1,160 @@
+"""npm/pnpm-lock: `pnpm-lock.yaml` (lockfile formats 5.x, 6.x and 9.x).
+
+Every resolved package is a key of the top-level `packages` map; the key format changed
+between format versions:
+
+* 5.x (pnpm 7 and older): `/name/1.2.3`, `/@scope/name/1.2.3`, peers after `_`
+  (`/react-dom/18.2.0_react@18.2.0`);
+* 6.x (pnpm 8): `/name@1.2.3`, peers in parentheses (`/react-dom@18.2.0(react@18.2.0)`);
+* 9.x (pnpm 9+): `name@1.2.3` with no leading slash; peer variants moved to `snapshots`.
+
+Packages that do not come from a registry (tarballs, git) carry explicit `name` and
+`version` fields, which win over the key. `file:` and `link:` packages are the project's own
+code and are skipped. Formats 5 and 6 mark development-only packages with `dev: true`,
+which becomes metadata `dev=true`; format 9 no longer records it per package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from shoal.catalog.base import Cataloger, FileEntry, LayerFile
+from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+
+NAME = "npm/pnpm-lock"
+
+_MAX_UNKNOWNS = 20
+_LOCAL = ("file:", "link:", "workspace:")
+# BaseLoader keeps scalars as strings: `lockfileVersion: 5.10` or `version: 1.10` stay exact.
+_YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+_MAX_YAML_DEPTH = 64
+
+
+class PnpmLockCataloger(Cataloger):
+    name = NAME
+    version = 1
+
+    def wants(self, entry: FileEntry) -> bool:
+        return entry.path.endswith("/pnpm-lock.yaml")
+
+    def catalog(self, f: LayerFile) -> CatalogResult:
+        return parse_pnpm_lock(f.data, f.path)
+
+
+def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
+    """Packages listed in a pnpm lockfile."""
+    doc, problem = _load_yaml(data)
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
+    if not isinstance(doc, dict):
+        return CatalogResult.failed(path, NAME, "top level is not a mapping")
+    raw_version = doc.get("lockfileVersion")
+    if not isinstance(raw_version, str):
+        return CatalogResult.failed(path, NAME, "missing 'lockfileVersion'")
+    major = raw_version.strip("'\"").split(".", 1)[0]
+    if not major.isdigit():
+        return CatalogResult.failed(path, NAME, f"unreadable lockfileVersion {raw_version[:40]!r}")
+    slash_keys = int(major) < 6
+
+    packages = doc.get("packages")
+    if packages is None or packages == "":
+        return CatalogResult()  # a project without dependencies
+    if not isinstance(packages, dict):
+        return CatalogResult.failed(path, NAME, "'packages' is not a mapping")
+
+    found: dict[tuple[str, str], Package] = {}
+    problems: list[str] = []
+    for key, entry in packages.items():
+        label = str(key)[:100]
+        if not isinstance(entry, dict):
+            problems.append(f"packages[{label!r}] is not a mapping")
+            continue
+        name, version = _from_key(str(key), slash_keys)
+        explicit_name, explicit_version = entry.get("name"), entry.get("version")
+        if isinstance(explicit_name, str) and explicit_name:
+            name = explicit_name
+        if isinstance(explicit_version, str) and explicit_version:
+            version = explicit_version
+        if str(key).startswith(_LOCAL) or version.startswith(_LOCAL):
+            continue
+        if not name or not version or any(c.isspace() for c in name + version):
+            problems.append(f"packages[{label!r}]: cannot read a name and version")
+            continue
+        if (name, version) in found:
+            continue
+        found[(name, version)] = Package(
+            name=name,
+            version=version,
+            type=PackageType.NPM,
+            cataloger=NAME,
+            locations=(Location(path=path),),
+            metadata=_metadata(entry),
+        )
+
+    reasons = problems[:_MAX_UNKNOWNS]
+    if len(problems) > _MAX_UNKNOWNS:
+        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
+    return CatalogResult(
+        packages=tuple(found.values()),
+        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
+    )
+
+
+def _from_key(key: str, slash_keys: bool) -> tuple[str, str]:
+    """(name, version) from a `packages` key; ("", "") when it names neither."""
+    k = key[1:] if key.startswith("/") else key
+    if slash_keys:
+        # `@scope/name/1.2.3_peer@1.0.0`: the version is the last segment, peers after `_`
+        name, sep, version = k.rpartition("/")
+        if not sep:
+            return "", ""
+        return name, version.split("_", 1)[0]
+    k = k.split("(", 1)[0]  # drop the peer suffix `(react@18.2.0)`
+    at = k.find("@", 1)  # a scope's `@` at 0 is part of the name
+    if at < 0:
+        return "", ""
+    return k[:at], k[at + 1 :]
+
+
+def _metadata(entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    meta: list[tuple[str, str]] = []
+    for flag in ("dev", "optional"):
+        if entry.get(flag) == "true":
+            meta.append((flag, "true"))
+    resolution = entry.get("resolution")
+    if isinstance(resolution, dict):
+        for key in ("integrity", "tarball"):
+            value = resolution.get(key)
+            if isinstance(value, str) and value:
+                meta.append((key, value))
+    return tuple(meta)
+
+
+def _load_yaml(data: str | bytes) -> tuple[Any, str | None]:
+    """The document, or why it cannot be read. Nesting is checked on the event stream first:
+    libyaml's composer recurses in C (a deeply nested document crashes the process) and its
+    scanner slows down with depth, so a document nested deeper than any lockfile is refused
+    after reading only as far as the excess."""
+    try:
+        depth = 0
+        for event in yaml.parse(data, Loader=_YAML_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > _MAX_YAML_DEPTH:
+                    return None, f"invalid YAML: nested deeper than {_MAX_YAML_DEPTH} levels"
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(data, Loader=_YAML_LOADER), None  # BaseLoader builds no objects
+    except yaml.YAMLError as e:
+        return None, f"invalid YAML: {_one_line(e)}"
+    except RecursionError:
+        return None, "invalid YAML: nested too deeply"
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+__all__ = ["PnpmLockCataloger", "parse_pnpm_lock"]

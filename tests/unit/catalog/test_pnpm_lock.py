@@ -1,0 +1,173 @@
+"""npm/pnpm-lock: lockfile formats 5.4 (pnpm 7), 6.0 (pnpm 8) and 9.0 (pnpm 9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shoal.catalog.base import FileEntry, LayerFile
+from shoal.catalog.pnpm_lock import PnpmLockCataloger, parse_pnpm_lock
+
+DATA = Path(__file__).parent / "testdata" / "pnpm_lock"
+
+APP = [
+    ("@types/node", "20.11.0"),
+    ("debug", "4.3.4"),
+    ("is-number", "7.0.0"),
+    ("js-tokens", "4.0.0"),
+    ("loose-envify", "1.4.0"),
+    ("ms", "2.1.2"),
+    ("react", "18.2.0"),
+    ("react-dom", "18.2.0"),
+    ("scheduler", "0.23.2"),
+    ("undici-types", "5.26.5"),
+]
+
+
+def _catalog(case: str) -> tuple[dict[tuple[str, str], dict[str, str]], list[str]]:
+    path = "/app/pnpm-lock.yaml"
+    data = (DATA / case / "pnpm-lock.yaml").read_bytes()
+    res = PnpmLockCataloger().catalog(LayerFile(path=path, data=data))
+    found = {(p.name, p.version): dict(p.metadata) for p in res.packages}
+    assert len(found) == len(res.packages)
+    return found, [u.reason for u in res.unknowns]
+
+
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [("/app/pnpm-lock.yaml", True), ("/app/pnpm-workspace.yaml", False), ("/pnpm-lock.yml", False)],
+)
+def test_wants(path: str, wanted: bool) -> None:
+    assert PnpmLockCataloger().wants(FileEntry(path=path, size=10, mode=0o644)) is wanted
+
+
+@pytest.mark.parametrize("case", ["v5", "v6", "v9"])
+def test_every_format_gives_the_same_packages(case: str) -> None:
+    found, unknowns = _catalog(case)
+    assert sorted(found) == APP  # react-dom's peer suffix is not part of its version
+    assert unknowns == []
+    assert found[("ms", "2.1.2")]["integrity"].startswith("sha512-sGkPx+VjMtmA6MX27oA4")
+
+
+@pytest.mark.parametrize("case", ["v5", "v6"])
+def test_dev_flag_of_formats_5_and_6(case: str) -> None:
+    found, _ = _catalog(case)
+    assert found[("is-number", "7.0.0")].get("dev") == "true"
+    assert "dev" not in found[("react", "18.2.0")]
+
+
+@pytest.mark.parametrize("case", ["file_v5", "file_v6", "file_v9"])
+def test_local_file_packages_are_skipped(case: str) -> None:
+    found, unknowns = _catalog(case)
+    assert sorted(found) == [("@types/ms", "0.7.34"), ("ms", "2.0.0")]
+    assert unknowns == []
+
+
+def test_workspace_links_are_not_packages() -> None:
+    found, _ = _catalog("workspace_v9")
+    assert sorted(found) == [("left-pad", "1.3.0"), ("ms", "2.0.0")]
+
+
+def test_scoped_purl() -> None:
+    res = parse_pnpm_lock((DATA / "v6/pnpm-lock.yaml").read_bytes(), "/p")
+    assert "pkg:npm/%40types/node@20.11.0" in {p.purl for p in res.packages}
+
+
+def test_explicit_name_and_version_win_over_the_key() -> None:
+    text = (
+        "lockfileVersion: '6.0'\n"
+        "packages:\n"
+        "  github.com/sindresorhus/ky/2a5a2b1f:\n"
+        "    resolution: {tarball: https://codeload.github.com/sindresorhus/ky/tar.gz/2a5a2b1f}\n"
+        "    name: ky\n"
+        "    version: 0.33.3\n"
+    )
+    res = parse_pnpm_lock(text.encode(), "/p")
+    (pkg,) = res.packages
+    assert (pkg.name, pkg.version) == ("ky", "0.33.3")
+    assert pkg.meta("tarball") == "https://codeload.github.com/sindresorhus/ky/tar.gz/2a5a2b1f"
+
+
+def test_version_1_10_is_not_a_float() -> None:
+    text = "lockfileVersion: 5.4\npackages:\n  /x/1.10:\n    dev: false\n"
+    (pkg,) = parse_pnpm_lock(text.encode(), "/p").packages
+    assert pkg.version == "1.10"
+
+
+def test_lockfile_without_packages_is_empty() -> None:
+    res = parse_pnpm_lock(b"lockfileVersion: '9.0'\nimporters:\n  .: {}\n", "/p")
+    assert res.packages == () and res.unknowns == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("packages: {}\n", "missing 'lockfileVersion'"),
+        ("lockfileVersion: abc\n", "unreadable lockfileVersion 'abc'"),
+        ("lockfileVersion: '9.0'\npackages: [1]\n", "'packages' is not a mapping"),
+        ("- 1\n", "top level is not a mapping"),
+        ("lockfileVersion: '9.0'\npackages: {a: [\n", "invalid YAML:"),
+        ("a: " + "[" * 3000, "invalid YAML"),
+    ],
+)
+def test_malformed_lockfile_is_one_unknown(text: str, reason: str) -> None:
+    res = parse_pnpm_lock(text.encode(), "/p")
+    assert res.packages == ()
+    (u,) = res.unknowns
+    assert u.reason.startswith(reason)
+    assert "\n" not in u.reason
+
+
+def test_bad_entries_are_unknown_and_the_rest_kept() -> None:
+    text = "lockfileVersion: '9.0'\npackages:\n  ok@1.0.0: {}\n  noversion: {}\n  bad@2: 3\n"
+    res = parse_pnpm_lock(text.encode(), "/p")
+    assert [(p.name, p.version) for p in res.packages] == [("ok", "1.0.0")]
+    assert [u.reason for u in res.unknowns] == [
+        "packages['noversion']: cannot read a name and version",
+        "packages['bad@2'] is not a mapping",
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_fuzz_bytes_never_raise(data: bytes) -> None:
+    parse_pnpm_lock(data, "/p")
+
+
+_KEY = st.sampled_from(["/a/1.0.0", "/a@1(b@2)", "@s/a@1", "file:x", "/@s/a/1_b@2", "x", "/"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["5.4", "'6.0'", "'9.0'", "5", "x"]),
+    st.lists(
+        st.tuples(_KEY, st.sampled_from(["{}", "3", "{name: n}", "{version: ''}"])), max_size=6
+    ),
+)
+def test_fuzz_structure_never_raises(version: str, entries: list[tuple[str, str]]) -> None:
+    body = "".join(f"  '{k}': {v}\n" for k, v in entries)
+    res = parse_pnpm_lock(f"lockfileVersion: {version}\npackages:\n{body}".encode(), "/p")
+    for u in res.unknowns:
+        assert "\n" not in u.reason
+
+
+@pytest.mark.parametrize(
+    "nest",
+    ["[" * 200_000 + "]" * 200_000, "[\n" * 200_000, "{a: " * 200_000, '[ "]", ' * 200_000],
+)
+def test_hostile_nesting_is_refused_without_crashing(nest: str) -> None:
+    # libyaml recurses in C when composing: without the depth check this kills the process
+    res = parse_pnpm_lock(f"lockfileVersion: '9.0'\npackages:\n  a@1: {{x: {nest}\n".encode(), "/p")
+    assert res.packages == ()
+    assert res.unknowns[0].reason == "invalid YAML: nested deeper than 64 levels"
+
+
+def test_alias_expansion_is_not_a_bomb() -> None:
+    lines = ["lockfileVersion: '9.0'", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    lines += ["packages:", "  ok@1.0.0: {}"]
+    res = parse_pnpm_lock("\n".join(lines).encode(), "/p")
+    assert [(p.name, p.version) for p in res.packages] == [("ok", "1.0.0")]
