@@ -9,8 +9,9 @@ Three kinds of file are read:
   files beside them are file lists, not packages.
 * `/usr/share/doc/<package>/copyright`: the status database carries no licence, so, as Syft
   does, licences come from the package's copyright file: the `License:` fields of a
-  machine-readable (DEP-5) file and references to `/usr/share/common-licenses/<name>` in
-  free-form ones. The engine attaches the `LicenseEvidence` to the package of that name.
+  machine-readable (DEP-5) file, references to `/usr/share/common-licenses/<name>`, and
+  failing both a few unambiguous licence titles. The engine attaches the `LicenseEvidence`
+  to the package named by the directory.
 """
 
 from __future__ import annotations
