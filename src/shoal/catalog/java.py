@@ -149,7 +149,7 @@ def _archive(walk: _Walk, data: bytes, display: str, depth: int) -> None:
             for p in problems:
                 walk.unknown(f"{display}:{manifest.filename}: {p}")
 
-    _identify(walk, display, depth, poms, attrs)
+    _identify(walk, display, depth, poms, attrs, broken_poms=len(pom_infos) - len(poms))
 
     for i, info in enumerate(nested):
         inner = f"{display}:{info.filename}"
@@ -161,14 +161,21 @@ def _archive(walk: _Walk, data: bytes, display: str, depth: int) -> None:
             if walk.bytes_left <= 0:
                 skipped = len(nested) - i - 1
                 if skipped:
-                    walk.unknown(f"{display}: {skipped} more nested archives not read")
+                    plural = "s" if skipped != 1 else ""
+                    walk.unknown(f"{display}: skipped {skipped} more nested archive{plural}")
                 return
             continue
         _archive(walk, blob, inner, depth + 1)
 
 
 def _identify(
-    walk: _Walk, display: str, depth: int, poms: list[_Pom], attrs: dict[str, str]
+    walk: _Walk,
+    display: str,
+    depth: int,
+    poms: list[_Pom],
+    attrs: dict[str, str],
+    *,
+    broken_poms: int,
 ) -> None:
     base = display.rsplit(":", 1)[-1] if depth else display
     filename = base.rsplit("/", 1)[-1]
@@ -242,7 +249,7 @@ def _identify(
             [("java.source", "filename"), ("heuristic", "filename")],
             licenses,
         )
-    elif not poms:
+    elif not poms and not broken_poms:  # a broken pom.properties was reported already
         walk.unknown(f"{display}: no pom.properties, manifest version or version in the file name")
 
 
