@@ -146,7 +146,13 @@ class OciLayoutSource:
                 f"{where}: {desc.size} bytes exceeds the limit of {self._limits.manifest_bytes}",
                 limit="limits.manifest_bytes",
             )
-        data = self._read(self._blob_name(desc.digest), desc.size)
+        name = self._blob_name(desc.digest)
+        size = self._tree.size(name)
+        if size != desc.size:
+            raise DigestMismatch(
+                f"{where}: {name} is {size} bytes, its descriptor says {desc.size}"
+            )
+        data = self._tree.read(name, desc.size)
         h = hasher_for(desc.digest)
         h.update(data)
         if len(data) != desc.size or f"{h.name}:{h.hexdigest()}" != desc.digest:
