@@ -39,28 +39,32 @@ def read_sqlite(data: bytes, *, max_record: int) -> Iterator[tuple[int, bytes] |
     # into the main file when it closes the database, and a -wal file is not ours to read.
     if image[18] == 2 or image[19] == 2:
         image[18] = image[19] = 1
+    budget = [_PROGRESS_BASE + len(data) // 64]
+
+    def progress() -> int:
+        budget[0] -= 1
+        return 1 if budget[0] < 0 else 0
+
     con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     try:
-        yield from _rows(con, bytes(image), max_record, len(data))
+        con.set_progress_handler(progress, _PROGRESS_STEP)
+        yield from _rows(con, bytes(image), max_record)
     except sqlite3.Error as err:
+        if budget[0] < 0:
+            raise RpmDbError(
+                "SQLite: query stopped, far more work than the file size explains"
+            ) from err
         raise RpmDbError(f"SQLite: {_one_line(err)}") from err
     finally:
         con.close()
 
 
 def _rows(
-    con: sqlite3.Connection, image: bytes, max_record: int, size: int
+    con: sqlite3.Connection, image: bytes, max_record: int
 ) -> Iterator[tuple[int, bytes] | BadRecord]:
     con.deserialize(image)
     con.execute("PRAGMA trusted_schema = OFF")
     con.execute("PRAGMA query_only = ON")
-    budget = [_PROGRESS_BASE + size // 64]
-
-    def progress() -> int:
-        budget[0] -= 1
-        return 1 if budget[0] < 0 else 0
-
-    con.set_progress_handler(progress, _PROGRESS_STEP)
     kinds = con.execute(
         "SELECT type, name FROM sqlite_master WHERE lower(name) = 'packages'"
     ).fetchall()
