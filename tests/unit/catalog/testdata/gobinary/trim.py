@@ -22,16 +22,16 @@ from __future__ import annotations
 import lzma
 import struct
 import sys
+from pathlib import Path
 
-sys.path.insert(0, "src")
-from shoal.catalog.elf import parse_elf  # noqa: E402
+from shoal.catalog.elf import ElfFile, parse_elf
 
 MAGIC = b"\xff Go buildinf:"
 
 
 def main() -> None:
     src, dst, *opts = sys.argv[1:]
-    data = bytearray(open(src, "rb").read())
+    data = bytearray(Path(src).read_bytes())
     keep: list[tuple[int, int]] = []
     if opts and opts[0] == "--raw":
         at = data.find(MAGIC)
@@ -63,11 +63,11 @@ def main() -> None:
     out = bytearray(len(data))
     for off, n in keep:
         out[off : off + n] = data[off : off + n]
-    open(dst, "wb").write(lzma.compress(bytes(out), preset=9))
+    Path(dst).write_bytes(lzma.compress(bytes(out), preset=9))
 
 
-def _offset(elf: object, vaddr: int) -> int:
-    for seg in elf.segments:  # type: ignore[attr-defined]
+def _offset(elf: ElfFile, vaddr: int) -> int:
+    for seg in elf.segments:
         if seg.type == 1 and seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
             return int(seg.offset + vaddr - seg.vaddr)
     raise SystemExit(f"{vaddr:#x} not mapped")

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import lzma
 import sys
+from pathlib import Path
 
-sys.path.insert(0, "src")
-from shoal.catalog.elf import parse_elf  # noqa: E402
+from shoal.catalog.elf import parse_elf
 
 
 def main() -> None:
     src, dst = sys.argv[1:]
-    data = open(src, "rb").read()
+    data = Path(src).read_bytes()
     elf = parse_elf(data)
     shoff = int.from_bytes(data[40:48], "little")
     keep = [(0, 64 + 56 * len(elf.segments)), (shoff, 64 * len(elf.sections))]
@@ -32,7 +32,7 @@ def main() -> None:
     out = bytearray(len(data))
     for off, n in keep:
         out[off : off + n] = data[off : off + n]
-    open(dst, "wb").write(lzma.compress(bytes(out), preset=9))
+    Path(dst).write_bytes(lzma.compress(bytes(out), preset=9))
 
 
 if __name__ == "__main__":
