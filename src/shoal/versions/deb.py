@@ -43,7 +43,7 @@ def part_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
     A part is a sequence of (non-digit run, number) pairs; a part that has run out
     compares as endless ``("", 0)`` pairs. Trailing ``("", 0)`` pairs are dropped so equal
     parts get equal keys, and one `_END` pair is appended so that a shorter part compares
-    against the next pair of a longer one exactly as dpkg does.
+    against the next pair of a longer one exactly as dpkg does (``1.0 > 1.0~rc1``).
     """
     pairs: list[tuple[tuple[int, ...], int]] = []
     pos = 0
@@ -55,8 +55,12 @@ def part_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
         # dpkg compares bytes; UTF-8 keeps code point order, so non-ASCII text sorts as dpkg.
         weights = tuple(_weight(b) for b in letters.encode("utf-8", "surrogatepass"))
         pairs.append(((*weights, 0), int(digits) if digits else 0))
-    while pairs and pairs[-1] == _END:
+    # Only the first pair can be ("", 0) in the middle of a part (every later pair has a
+    # non-empty non-digit run), so it is kept to keep pairs aligned; later ones go.
+    while len(pairs) > 1 and pairs[-1] == _END:
         pairs.pop()
+    if not pairs:
+        pairs.append(_END)
     pairs.append(_END)
     return tuple(pairs)
 

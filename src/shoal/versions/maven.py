@@ -2,11 +2,13 @@
 
 The version is lower-cased and read into a tree of items: numbers, qualifier strings and
 sub-lists. ``.`` separates items; ``-`` also starts a sub-list, and so does a switch
-between digits and letters (``1.0alpha1`` is ``1, 0, [alpha, [1]]``). An empty
-component is ``0``. ``a``, ``b`` and ``m`` directly followed by a digit mean ``alpha``,
-``beta`` and ``milestone``; ``ga``, ``final`` and ``release`` mean the empty qualifier and
-``cr`` means ``rc``. Each list then drops its trailing "null" items (``0``, the empty
-qualifier, empty lists), back to the last non-null or sub-list item.
+between digits and letters; a qualifier after a dot that is followed by a digit or ends
+the version opens a sub-list too (``1.0alpha1`` and ``1.0.RC1`` read as ``1-alpha-1`` and
+``1-rc-1``). An empty component is ``0``. ``a``, ``b`` and ``m`` directly followed by a
+digit mean ``alpha``, ``beta`` and ``milestone``; ``ga``, ``final`` and ``release`` mean
+the empty qualifier and ``cr`` means ``rc``. Each list then drops its trailing "null"
+items (``0``, the empty qualifier, empty lists), back to the last non-null item that is
+not a sub-list.
 
 Items compare: numbers numerically; known qualifiers ``alpha < beta < milestone < rc <
 snapshot < "" < sp``, then unknown qualifiers alphabetically; a number is newer than a
@@ -103,33 +105,40 @@ def parse_items(version: str) -> tuple[Item, ...]:
     def parse_item(digit: bool, buf: str) -> Item:
         return _number(buf) if digit else _string_item(buf, False)
 
+    def push() -> None:
+        nonlocal lst
+        new = _List()
+        lst.items.append(new)
+        lst = new
+
     for i, c in enumerate(version):
         if c == ".":
             lst.items.append(0 if i == start else parse_item(is_digit, version[start:i]))
+            is_digit = False
             start = i + 1
         elif c == "-":
             lst.items.append(0 if i == start else parse_item(is_digit, version[start:i]))
             start = i + 1
-            new = _List()
-            lst.items.append(new)
-            lst = new
+            push()
+            is_digit = False
         elif _digit(c):
             if not is_digit and i > start:
+                # "1.0.0.X1 < 1.0.0-X2": a qualifier after a dot opens a sub-list too.
+                if lst.items:
+                    push()
                 lst.items.append(_string_item(version[start:i], True))
                 start = i
-                new = _List()
-                lst.items.append(new)
-                lst = new
+                push()
             is_digit = True
         else:
             if is_digit and i > start:
                 lst.items.append(_number(version[start:i]))
                 start = i
-                new = _List()
-                lst.items.append(new)
-                lst = new
+                push()
             is_digit = False
     if len(version) > start:
+        if not is_digit and lst.items:
+            push()
         lst.items.append(parse_item(is_digit, version[start:]))
     return _freeze(root)
 

@@ -1,0 +1,210 @@
+"""Generate `<scheme>-versions-generated.txt` tables with each ecosystem's own tool.
+
+    .venv/bin/python tools/gen_version_fixtures/gen.py [scheme ...]
+
+Each table line is one comparison the reference tool made, ``a < b`` or ``a == b``
+(``a > b`` is written as ``b < a``). Pairs the tool refuses to compare are left out.
+Tools (none is needed by the tests, which only read the committed tables):
+
+- deb: ``dpkg --compare-versions``
+- rpm: rpm's Lua ``rpm.ver`` objects (rpm 4.18 ``rpmverCmp``)
+- pep440: packaging 21.3 (``pip install --target /tmp/pkg21 packaging==21.3``)
+- npm: node-semver (``npm install semver`` in /tmp/semvertool)
+- go: golang.org/x/mod/semver as vendored in the Go toolchain's source
+- maven: ``org.apache.maven.artifact.versioning.ComparableVersion`` from Maven's jar
+- gem: ``Gem::Version`` (Debian's ruby)
+- composer: composer/semver's ``VersionParser::normalize`` + PHP ``version_compare``
+  (Debian's php-cli and php-composer-semver)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import REAL, installed_deb_versions, pairs
+
+HERE = Path(__file__).parent
+OUT = HERE.parents[1] / "tests" / "unit" / "versions" / "testdata"
+Pairs = Sequence[tuple[str, str]]
+Results = list[int | None]
+
+
+def _tsv(ps: Pairs) -> str:
+    return "".join(f"{a}\t{b}\n" for a, b in ps)
+
+
+def _lines_to_results(out: str) -> Results:
+    return [None if x == "x" else int(x) for x in out.split()]
+
+
+def cmp_dpkg(ps: Pairs) -> Results:
+    # Exit status 1 is an answer (false), 2 means dpkg refused a version.
+    res: Results = []
+    for a, b in ps:
+        lt = subprocess.run(
+            ["dpkg", "--compare-versions", a, "lt", b], capture_output=True, check=False
+        )
+        if lt.returncode == 2:
+            res.append(None)
+            continue
+        if lt.returncode == 0:
+            res.append(-1)
+            continue
+        eq = subprocess.run(
+            ["dpkg", "--compare-versions", a, "eq", b], capture_output=True, check=False
+        )
+        res.append(0 if eq.returncode == 0 else 1)
+    return res
+
+
+def cmp_rpm(ps: Pairs) -> Results:
+    # rpmverCmp skips the release when one side has none; shoal documents a total order
+    # instead, so only pairs that both have, or both lack, a release are tabled.
+    res: Results = []
+    lua = []
+    for a, b in ps:
+        lua.append(
+            f"ok, r = pcall(function() local x, y = rpm.ver({_lua(a)}), rpm.ver({_lua(b)}) "
+            "if x < y then return -1 elseif x == y then return 0 else return 1 end end) "
+            'print(tostring(ok and r or "x") .. " ")'
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write("\n".join(lua))
+    out = subprocess.run(
+        ["rpm", "--eval", f"%{{lua: dofile({_lua(f.name)})}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    os.unlink(f.name)
+    for (a, b), r in zip(ps, out.split(), strict=True):
+        has_a, has_b = "-" in a.split(":", 1)[-1], "-" in b.split(":", 1)[-1]
+        res.append(None if r == "x" or has_a != has_b else int(r))
+    return res
+
+
+def _lua(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def cmp_legacy_packaging(ps: Pairs) -> Results:
+    env = dict(os.environ, PYTHONPATH="/tmp/pkg21", PYTHONWARNINGS="ignore")
+    out = subprocess.run(
+        [sys.executable, str(HERE / "legacy_compare.py")],
+        input=_tsv(ps), capture_output=True, text=True, check=True, env=env,
+    ).stdout  # fmt: skip
+    return _lines_to_results(out)
+
+
+def cmp_node_semver(ps: Pairs) -> Results:
+    out = subprocess.run(
+        ["node", str(HERE / "semver_compare.js"), "/tmp/semvertool/node_modules/semver"],
+        input=_tsv(ps), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return _lines_to_results(out)
+
+
+def cmp_go(ps: Pairs) -> Results:
+    goroot = subprocess.run(
+        ["go", "env", "GOROOT"], capture_output=True, text=True, check=True
+    ).stdout
+    src = Path(goroot.strip()) / "src/cmd/vendor/golang.org/x/mod/semver/semver.go"
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "semver").mkdir()
+        shutil.copy(src, Path(d) / "semver" / "semver.go")
+        shutil.copy(HERE / "go_compare.go", Path(d) / "main.go")
+        (Path(d) / "go.mod").write_text("module gencompare\n\ngo 1.19\n")
+        env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off")
+        out = subprocess.run(
+            ["go", "run", "."], cwd=d, input=_tsv(ps), capture_output=True, text=True,
+            check=True, env=env,
+        ).stdout  # fmt: skip
+    # OSV writes Go versions without "v" and shoal adds it; Go itself would call them
+    # invalid, so only pairs that carry the prefix on both sides are tabled.
+    return [
+        int(r) if a.startswith("v") and b.startswith("v") else None
+        for (a, b), r in zip(ps, out.split(), strict=True)
+    ]
+
+
+def cmp_maven(ps: Pairs) -> Results:
+    jar = glob.glob("/usr/share/maven/lib/maven-artifact-*.jar")[0]
+    res: Results = []
+    for i in range(0, len(ps), 200):
+        chunk = ps[i : i + 200]
+        args = [v for p in chunk for v in p]
+        out = subprocess.run(
+            ["java", "-cp", jar, "org.apache.maven.artifact.versioning.ComparableVersion", *args],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        # Output compares every argument with the next; keep the (a, b) ones.
+        lines = [ln.strip() for ln in out.splitlines() if ln.startswith("   ")]
+        for j in range(len(chunk)):
+            op = lines[2 * j].split(" ")[-2]  # versions contain no spaces
+            res.append({"<": -1, "==": 0, ">": 1}[op])
+    return res
+
+
+def cmp_gem(ps: Pairs) -> Results:
+    out = subprocess.run(
+        ["ruby", str(HERE / "gem_compare.rb")],
+        input=_tsv(ps), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return _lines_to_results(out)
+
+
+def cmp_composer(ps: Pairs) -> Results:
+    out = subprocess.run(
+        ["php", str(HERE / "composer_compare.php")],
+        input=_tsv(ps), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return _lines_to_results(out)
+
+
+GENERATORS: dict[str, tuple[str, str, Callable[[Pairs], Results], int]] = {
+    # table name: (corpus, tool description, comparator, random pairs)
+    "deb": ("deb", "dpkg --compare-versions (dpkg 1.21)", cmp_dpkg, 700),
+    "rpm": ("rpm", "rpm 4.18 Lua rpm.ver comparison (rpmverCmp)", cmp_rpm, 900),
+    "pep440": ("pep440", "packaging 21.3 parse() incl. LegacyVersion", cmp_legacy_packaging, 900),
+    "npm": ("semver", "node-semver 7 compare(), strict parsing", cmp_node_semver, 1500),
+    "go": ("go", "golang.org/x/mod/semver.Compare (Go 1.19 toolchain copy)", cmp_go, 900),
+    "maven": ("maven", "Maven 3.8.7 ComparableVersion", cmp_maven, 900),
+    "gem": ("gem", "RubyGems Gem::Version <=> (Ruby 3.1)", cmp_gem, 900),
+    "composer": ("composer", "composer/semver 3.3 normalize + PHP 8.2 version_compare",
+                 cmp_composer, 1500),
+}  # fmt: skip
+
+
+def generate(name: str) -> Path:
+    corpus, tool, cmp, n = GENERATORS[name]
+    versions = list(REAL.get(corpus, []))
+    if corpus == "deb":
+        versions += installed_deb_versions()
+    ps = pairs(corpus, versions, n)
+    results = cmp(ps)
+    lines = [f"# Generated by tools/gen_version_fixtures/gen.py with {tool}. Do not edit."]
+    for (a, b), r in zip(ps, results, strict=True):
+        if r is None:
+            continue
+        lines.append(f"{a} == {b}" if r == 0 else (f"{a} < {b}" if r < 0 else f"{b} < {a}"))
+    path = OUT / f"{name}-versions-generated.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in argv or list(GENERATORS):
+        path = generate(name)
+        count = sum(1 for ln in path.read_text().splitlines() if not ln.startswith("#"))
+        print(f"{path}: {count} comparisons")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
