@@ -135,7 +135,10 @@ def read_build_info(data: bytes) -> tuple[str, str] | None:
     if elf is not None:
         sec = elf.section(".go.buildinfo")
         if sec is not None:
-            block = elf.section_data(sec)
+            try:
+                block = elf.section_data(sec)
+            except ElfError as e:
+                raise GoBuildInfoError(str(e)) from e
             if not block.startswith(MAGIC):
                 raise GoBuildInfoError(".go.buildinfo section does not start with the magic")
     if not block:
@@ -161,9 +164,11 @@ def read_build_info(data: bytes) -> tuple[str, str] | None:
         vers_ptr, mod_ptr = struct.unpack_from(order + fmt[1] * 2, block, 16)
         version = _pointer_string(elf, vers_ptr, fmt, "toolchain version")
         modinfo = _pointer_string(elf, mod_ptr, fmt, "module info")
-    if not version:
-        raise GoBuildInfoError("empty toolchain version")
-    return version.decode("utf-8", "replace"), _strip_sentinels(modinfo)
+    go_version = version.decode("utf-8", "replace")
+    # "go1.22.1", "devel go1.23-1a2b3c Tue ...", "go1.21.0 X:boringcrypto": short, printable
+    if not go_version or len(go_version) > 200 or not go_version.isprintable():
+        raise GoBuildInfoError(f"implausible toolchain version {go_version[:40]!r}")
+    return go_version, _strip_sentinels(modinfo)
 
 
 def parse_modinfo(go_version: str, text: str) -> tuple[BuildInfo, list[str]]:

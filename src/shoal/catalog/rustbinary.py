@@ -51,17 +51,22 @@ class RustBinaryCataloger(Cataloger):
 def parse_rust_binary(data: bytes, path: str) -> CatalogResult:
     """Crates from the `.dep-v0` section of the ELF file `data` at `path`.
 
-    No such section (most executables): empty result. A broken ELF file is not
-    reported here either (it is not ours to judge); a broken section is an `Unknown`.
+    No such section (most executables): empty result. ELF headers too broken to find
+    sections in are not reported either: without the section nothing says the file is
+    ours (the Go cataloger, which can scan for its magic, does report them). A section
+    that is there but broken is an `Unknown`.
     """
     try:
         elf = parse_elf(data)
-        sec = elf.section(SECTION)
-        if sec is None:
-            return CatalogResult()
-        raw = elf.section_data(sec)
     except ElfError:
         return CatalogResult()
+    sec = elf.section(SECTION)
+    if sec is None:
+        return CatalogResult()
+    try:
+        raw = elf.section_data(sec)
+    except ElfError as e:
+        return CatalogResult.failed(path, NAME, f"{SECTION}: {e}")
     return parse_audit_data(raw, path)
 
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.catalog.base import FileEntry, LayerFile
+from shoal.catalog.elf import parse_elf
 from shoal.catalog.gobinary import (
     GoBinaryCataloger,
     parse_go_binary,
@@ -190,6 +191,22 @@ def test_pointer_to_nowhere_is_unknown() -> None:
     )
 
 
+def test_section_outside_the_file_is_unknown() -> None:
+    data = bytearray(_load("hello-amd64.xz"))
+    elf = parse_elf(bytes(data))
+    index = [s.name for s in elf.sections].index(".go.buildinfo")
+    shoff = struct.unpack_from("<Q", data, 40)[0]
+    struct.pack_into("<Q", data, shoff + index * 64 + 24, len(data) + 4096)  # sh_offset
+    (u,) = parse_go_binary(bytes(data), "/bin/app").unknowns
+    assert u.reason.startswith("Go build info: section '.go.buildinfo': 416 bytes at offset ")
+
+
+def test_unprintable_toolchain_version_is_unknown() -> None:
+    data = _patched("hello-amd64.xz", 33, b"go1\n19.8")
+    (u,) = parse_go_binary(data, "/bin/app").unknowns
+    assert u.reason == "Go build info: implausible toolchain version 'go1\\n19.8'"
+
+
 def test_bad_pointer_size_is_unknown() -> None:
     data = _patched("hello-amd64-pointer.xz", 14, b"\x05")
     (u,) = parse_go_binary(data, "/bin/app").unknowns
@@ -288,3 +305,15 @@ def test_fuzz_random_blocks_after_the_magic(tail: bytes) -> None:
     data = b"\x7fELF" + bytes(12) + b"\xff Go buildinf:" + tail
     result = parse_go_binary(data, "/bin/app")
     assert all("\n" not in u.reason for u in result.unknowns)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=64 * 24), st.binary(min_size=1, max_size=8))
+def test_fuzz_corrupted_elf_headers_are_data_not_a_crash(at: int, patch: bytes) -> None:
+    data = bytearray(_load("hello-amd64-pointer.xz"))
+    shoff = struct.unpack_from("<Q", data, 40)[0]
+    for base in (0, shoff):  # the ELF/program headers, then the section headers
+        mutated = bytearray(data)
+        mutated[base + at : base + at + len(patch)] = patch
+        result = parse_go_binary(bytes(mutated), "/bin/app")
+        assert all("\n" not in u.reason for u in result.unknowns)

@@ -95,6 +95,17 @@ def test_binaries_without_the_section_give_nothing() -> None:
     assert parse_rust_binary(b"\x7fELF\x02\x01" + bytes(10), "/x").packages == ()
 
 
+def test_section_outside_the_file_is_unknown() -> None:
+    data = bytearray(_binary())
+    elf = parse_elf(bytes(data))
+    index = [s.name for s in elf.sections].index(".dep-v0")
+    shoff = int.from_bytes(data[40:48], "little")
+    at = shoff + index * 64 + 24  # sh_offset
+    data[at : at + 8] = (len(data) + 10).to_bytes(8, "little")
+    (u,) = parse_rust_binary(bytes(data), "/bin/x").unknowns
+    assert u.reason.startswith(".dep-v0: section '.dep-v0': 254 bytes at offset ")
+
+
 def test_format_zero_git_and_other_sources() -> None:
     doc = {
         "packages": [
