@@ -214,9 +214,7 @@ class Authenticator:
             self._bearer(by_scheme["bearer"], scope, sent)
         elif "basic" in by_scheme:
             if not self._creds.has_basic:
-                raise AuthError(
-                    f"{self.registry}: authentication required and no credentials found"
-                )
+                raise AuthError(f"{self.registry}: authentication required, no credentials found")
             with self._lock:
                 if self._basic:  # we already sent them: they were refused
                     raise AuthError(f"{self.registry}: credentials refused (HTTP 401)")
