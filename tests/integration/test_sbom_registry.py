@@ -70,8 +70,8 @@ def test_sbom_lists_os_and_python_packages_with_layers(debian_app: tuple[str, li
     first20 = real_dpkg_status(0, 20).decode()
     for p in debs:
         introduced = diff_ids[0] if f"Package: {p['name']}\n" in first20 else diff_ids[1]
-        assert p["layer"]["diff_id"] == introduced, p["name"]
-    assert py["httpx"]["layer"]["created_by"] == "RUN apt-get install && pip install"
+        assert p["layer"] == introduced, p["name"]
+    assert py["httpx"]["layerCreatedBy"] == "RUN apt-get install && pip install"
     assert doc["distro"]["id"] == "debian"
     assert all(p["purl"].startswith("pkg:deb/debian/") for p in debs)
 

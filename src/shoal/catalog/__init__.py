@@ -6,8 +6,35 @@ its class here.
 
 from __future__ import annotations
 
+from shoal.catalog.apk import ApkCataloger
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
+from shoal.catalog.dpkg import DpkgCataloger
+from shoal.catalog.gobinary import GoBinaryCataloger
+from shoal.catalog.java import JavaCataloger
+from shoal.catalog.npm import NpmCataloger
+from shoal.catalog.npm_lock import NpmLockCataloger
+from shoal.catalog.pnpm_lock import PnpmLockCataloger
+from shoal.catalog.python import PythonCataloger
+from shoal.catalog.rpm import RpmCataloger
+from shoal.catalog.rustbinary import RustBinaryCataloger
+from shoal.catalog.yarn_lock import YarnLockCataloger
 
-ALL: tuple[type[Cataloger], ...] = ()
+ALL: tuple[type[Cataloger], ...] = (
+    # OS package databases
+    DpkgCataloger,
+    ApkCataloger,
+    RpmCataloger,
+    # language packages, installed
+    PythonCataloger,
+    NpmCataloger,
+    JavaCataloger,
+    # lockfiles
+    NpmLockCataloger,
+    YarnLockCataloger,
+    PnpmLockCataloger,
+    # binaries
+    GoBinaryCataloger,
+    RustBinaryCataloger,
+)
 
 __all__ = ["ALL", "Cataloger", "FileEntry", "LayerFile"]

@@ -48,10 +48,8 @@ def package_purl(pkg: Package) -> str:
                 # the purl version of an rpm is version-release, the epoch is a qualifier
                 if version and version.startswith(f"{epoch}:"):
                     version = version[len(epoch) + 1 :]
-        if pkg.source_name and pkg.source_name != pkg.name:
-            upstream = pkg.source_name
-            if pkg.source_version and pkg.source_version != pkg.version:
-                upstream += f"@{pkg.source_version}"
+        upstream = _upstream(pkg)
+        if upstream:
             qualifiers["upstream"] = upstream
         if pkg.distro:
             qualifiers["distro"] = pkg.distro.purl_qualifier
@@ -76,3 +74,17 @@ def package_purl(pkg: Package) -> str:
         version=version,
         qualifiers=qualifiers or None,
     ).to_string()
+
+
+def _upstream(pkg: Package) -> str | None:
+    """The `upstream` qualifier as Syft writes it for each OS package type."""
+    if pkg.type is PackageType.RPM:
+        return pkg.meta("sourcerpm")
+    if not pkg.source_name:
+        return None
+    if pkg.type is PackageType.DEB:
+        # dpkg: written whenever there is a Source field, with its version if it differs
+        if pkg.source_version and pkg.source_version != pkg.version:
+            return f"{pkg.source_name}@{pkg.source_version}"
+        return pkg.source_name
+    return pkg.source_name if pkg.source_name != pkg.name else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import tarfile
 
 import pytest
@@ -137,7 +138,8 @@ def test_diff_id_mismatch_rejects_the_layer() -> None:
 def test_truncated_blob_is_a_clear_error() -> None:
     from tests.support.images import make_tar
 
-    blob = gzip.compress(make_tar({"/a.pkglist": b"a 1\n" * 1000}))[:200]
+    full = gzip.compress(make_tar({"/a.pkglist": b"a 1\n" * 1000, "/r": os.urandom(5000)}))
+    blob = full[: len(full) // 2]
     walker = LayerWalker([ListCataloger()], Limits())
     with pytest.raises(LayerError, match="layer t"):
         walker.walk(lambda: io.BytesIO(blob), "", what="layer t")
