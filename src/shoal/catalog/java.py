@@ -81,8 +81,11 @@ class _Walk:
     packages: list[Package] = field(default_factory=list)
     unknowns: list[Unknown] = field(default_factory=list)
 
-    def unknown(self, reason: str) -> None:
-        self.unknowns.append(Unknown(self.path, NAME, reason))
+    def unknown(self, where: tuple[str, ...], reason: str) -> None:
+        """Record a problem; `where` is the chain of entry names inside the file
+        (empty for the file itself), so the reason reads "WEB-INF/lib/x.jar: ..."."""
+        text = f"{':'.join(where)}: {reason}" if where else reason
+        self.unknowns.append(Unknown(self.path, NAME, text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,22 +100,21 @@ def parse_java_archive(data: bytes, path: str, limits: Limits | None = None) -> 
     """Packages in the Java archive `data` found at `path`, nested archives included."""
     limits = limits or _DEFAULT_LIMITS
     walk = _Walk(path=path, limits=limits, bytes_left=limits.file_bytes)
-    _archive(walk, data, display=path, depth=0)
+    _archive(walk, data, inner=())
     return CatalogResult(packages=tuple(walk.packages), unknowns=tuple(walk.unknowns))
 
 
-def _archive(walk: _Walk, data: bytes, display: str, depth: int) -> None:
+def _archive(walk: _Walk, data: bytes, inner: tuple[str, ...]) -> None:
+    """Catalog one archive; `inner` is the chain of entry names leading to it."""
     cd_size = central_directory_size(data)
     if cd_size is not None and cd_size > MAX_CENTRAL_DIRECTORY:
-        walk.unknown(
-            f"{display}: central directory of {cd_size} bytes (limit {MAX_CENTRAL_DIRECTORY})"
-        )
+        walk.unknown(inner, f"central directory of {cd_size} bytes (limit {MAX_CENTRAL_DIRECTORY})")
         return
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except _ZIP_ERRORS as e:
-        walk.unknown(f"{display}: not a readable zip archive ({_one_line(e)})")
+        walk.unknown(inner, f"not a readable zip archive ({_one_line(e)})")
         return
 
     manifest: zipfile.ZipInfo | None = None
@@ -131,54 +133,52 @@ def _archive(walk: _Walk, data: bytes, display: str, depth: int) -> None:
 
     poms: list[_Pom] = []
     for info in pom_infos:
-        text = _read(walk, zf, info, display, MAX_PROPERTIES)
+        text = _read(walk, zf, info, inner, MAX_PROPERTIES)
         if text is None:
             continue
         props = parse_pom_properties(text.decode("latin-1"))
         missing = [k for k in ("groupId", "artifactId", "version") if not props.get(k)]
         if missing:
-            walk.unknown(f"{display}:{info.filename}: missing {', '.join(missing)}")
+            walk.unknown((*inner, info.filename), f"missing {', '.join(missing)}")
             continue
         poms.append(_Pom(info.filename, props["groupId"], props["artifactId"], props["version"]))
 
     attrs: dict[str, str] = {}
     if manifest is not None:
-        head = _read(walk, zf, manifest, display, MAX_MANIFEST_HEAD, head_only=True)
+        head = _read(walk, zf, manifest, inner, MAX_MANIFEST_HEAD, head_only=True)
         if head is not None:
             attrs, problems = parse_manifest(head.decode("utf-8", "replace"))
             for p in problems:
-                walk.unknown(f"{display}:{manifest.filename}: {p}")
+                walk.unknown((*inner, manifest.filename), p)
 
-    _identify(walk, display, depth, poms, attrs, broken_poms=len(pom_infos) - len(poms))
+    _identify(walk, inner, poms, attrs, broken_poms=len(pom_infos) - len(poms))
 
     for i, info in enumerate(nested):
-        inner = f"{display}:{info.filename}"
-        if depth + 1 > walk.limits.nesting_depth:
-            walk.unknown(f"{inner}: archives nested deeper than {walk.limits.nesting_depth}")
+        child = (*inner, info.filename)
+        if len(child) > walk.limits.nesting_depth:
+            walk.unknown(child, f"archives nested deeper than {walk.limits.nesting_depth}")
             return
-        blob = _read(walk, zf, info, display, walk.bytes_left)
+        blob = _read(walk, zf, info, inner, walk.bytes_left)
         if blob is None:
             if walk.bytes_left <= 0:
                 skipped = len(nested) - i - 1
                 if skipped:
                     plural = "s" if skipped != 1 else ""
-                    walk.unknown(f"{display}: skipped {skipped} more nested archive{plural}")
+                    walk.unknown(inner, f"skipped {skipped} more nested archive{plural}")
                 return
             continue
-        _archive(walk, blob, inner, depth + 1)
+        _archive(walk, blob, child)
 
 
 def _identify(
     walk: _Walk,
-    display: str,
-    depth: int,
+    inner: tuple[str, ...],
     poms: list[_Pom],
     attrs: dict[str, str],
     *,
     broken_poms: int,
 ) -> None:
-    base = display.rsplit(":", 1)[-1] if depth else display
-    filename = base.rsplit("/", 1)[-1]
+    filename = (inner[-1] if inner else walk.path).rsplit("/", 1)[-1]
     file_name, file_version = name_version_from_filename(filename)
     stem = _strip_extension(filename)
 
@@ -187,7 +187,7 @@ def _identify(
 
     own = next((p for p in poms if matches(p)), poms[0] if len(poms) == 1 else None)
     licenses = bundle_licenses(attrs.get("bundle-license", ""))
-    nested_meta = [("java.archive", display)] if depth else []
+    nested_meta = [("java.archive", ":".join((walk.path, *inner)))] if inner else []
 
     def add(
         name: str,
@@ -250,39 +250,39 @@ def _identify(
             licenses,
         )
     elif not poms and not broken_poms:  # a broken pom.properties was reported already
-        walk.unknown(f"{display}: no pom.properties, manifest version or version in the file name")
+        walk.unknown(inner, "no pom.properties, manifest version or version in the file name")
 
 
 def _read(
     walk: _Walk,
     zf: zipfile.ZipFile,
     info: zipfile.ZipInfo,
-    display: str,
+    inner: tuple[str, ...],
     cap: int,
     *,
     head_only: bool = False,
 ) -> bytes | None:
     """Inflate one entry, charging it to the walk's byte budget. None (and an Unknown)
     when the entry is too big or unreadable."""
-    where = f"{display}:{info.filename}"
+    where = (*inner, info.filename)
     if not head_only and info.file_size > min(cap, walk.bytes_left):
         if info.file_size > walk.bytes_left:
             walk.unknown(
-                f"{where}: {info.file_size} bytes would pass the {walk.limits.file_bytes}-byte "
-                f"budget for {walk.path}"
+                where,
+                f"{info.file_size} bytes would pass the {walk.limits.file_bytes}-byte budget "
+                "for the whole file",
             )
             walk.bytes_left = 0
         else:
-            walk.unknown(f"{where}: {info.file_size} bytes (limit {cap})")
+            walk.unknown(where, f"{info.file_size} bytes (limit {cap})")
         return None
     try:
         with zf.open(info) as fh:
-            if not head_only:
-                data = fh.read(info.file_size + 1)
-            else:
-                data = _read_head(fh, min(cap, walk.bytes_left))
+            # ZipExtFile stops at the declared size (and checks the CRC), so the budget
+            # charged above is what gets inflated.
+            data = _read_head(fh, min(cap, walk.bytes_left)) if head_only else fh.read()
     except _ZIP_ERRORS as e:
-        walk.unknown(f"{where}: unreadable ({_one_line(e)})")
+        walk.unknown(where, f"unreadable ({_one_line(e)})")
         return None
     walk.bytes_left -= len(data)
     return data
