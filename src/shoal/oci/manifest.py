@@ -69,7 +69,7 @@ _GENERIC_TYPES = frozenset({"", "application/json", "application/octet-stream", 
 # configs a little deeper (config.Healthcheck.Test). 64 leaves ample room and still stops a
 # hostile `[[[[...` long before the JSON decoder's recursion does.
 MAX_DEPTH = 64
-_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_TOKEN_RE = re.compile(rb'"(?:[^"\\]|\\.)*"|[^"]+|"', re.DOTALL)
 _MAX_TEXT = 80
 # model_validate rather than Limits(): mypy without the pydantic plugin sees no defaults.
 DEFAULT_MAX_BYTES = Limits.model_validate({}).manifest_bytes
@@ -251,18 +251,27 @@ def _no_constants(name: str) -> NoReturn:
 
 
 def _nesting_depth(data: bytes) -> int:
-    """Deepest `[`/`{` nesting outside string literals (a linear scan, no recursion)."""
-    skeleton = _STRING_RE.sub(b"", data).translate(None, delete=_NON_BRACKETS)
+    """Deepest `[`/`{` nesting outside string literals: one left-to-right pass, no recursion.
+
+    Stops at the first unterminated string (the JSON is invalid; `json.loads` reports where),
+    which also keeps the scan linear on inputs like ``"\\"\\"\\"...``.
+    """
     depth = deepest = 0
-    for c in skeleton:
-        if c in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    break
-        else:
-            depth -= 1
+    for m in _TOKEN_RE.finditer(data):
+        token = m.group()
+        if token[0] == 0x22:  # a string literal, or a lone quote that opens no valid one
+            if len(token) == 1:
+                break
+            continue
+        for c in token.translate(None, delete=_NON_BRACKETS):
+            if c in (0x5B, 0x7B):  # [ {
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > MAX_DEPTH:
+                        return deepest
+            else:
+                depth -= 1
     return deepest
 
 

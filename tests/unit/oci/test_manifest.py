@@ -254,6 +254,8 @@ def test_malformed_documents_get_one_line_reasons(doc: dict[str, Any], expected:
         (b'{"schemaVersion": Infinity}', "non-standard constant Infinity"),
         (b'{"a":' * 100_000, "nested deeper than 64"),
         (b"[" * 10_000_000, "nested deeper than 64"),
+        # unterminated string full of escaped quotes: must stay a linear scan
+        (b'"' + b'\\"' * 1_000_000, "malformed JSON"),
     ],
 )
 def test_malformed_json(data: bytes, expected: str) -> None:
