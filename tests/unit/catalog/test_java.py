@@ -250,6 +250,17 @@ def test_zip_bomb_stops_at_the_byte_budget() -> None:
     assert all("\n" not in r for r in reasons)
 
 
+def test_entry_lying_about_its_size_inflates_no_more_than_it_declares() -> None:
+    jar = bytearray(_zip({"lib/liar-1.0.jar": bytes(8 * 1024 * 1024)}))
+    jar[22:26] = (100).to_bytes(4, "little")  # local header: uncompressed size
+    cd = jar.find(b"PK\x01\x02")
+    jar[cd + 24 : cd + 28] = (100).to_bytes(4, "little")  # central directory: the same
+    result = parse_java_archive(bytes(jar), "/app/a-1.0.jar")
+    assert [u.reason for u in result.unknowns] == [
+        "lib/liar-1.0.jar: unreadable (Bad CRC-32 for file 'lib/liar-1.0.jar')"
+    ]
+
+
 def test_forged_central_directory_size_is_refused() -> None:
     data = bytearray(_jar("asm-9.4.jar"))
     eocd = data.rfind(b"PK\x05\x06")
