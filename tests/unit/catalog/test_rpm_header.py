@@ -256,3 +256,14 @@ def test_fuzz_mutated_real_header(edits: list[tuple[int, int]]) -> None:
 
 def test_type_enum_matches_rpm() -> None:
     assert [t.value for t in Type] == list(range(10))
+
+
+def test_first_value_accessors_read_only_the_first() -> None:
+    """`string`/`integer` never walk a whole hostile array; `strings` still checks it all."""
+    store = struct.pack(">I", 7) + b"\0" * 64 + b"first\0" + b"x" * 10  # last unterminated
+    h = parse_header(build([(1003, 4, 0, 17), (1117, 8, 68, 5)], store))
+    assert h.string(1117) == "first"
+    assert h.integer(Tag.EPOCH) == 7
+    assert h.integers(Tag.EPOCH) == (7,) + (0,) * 16
+    with pytest.raises(HeaderError, match="not NUL-terminated"):
+        h.strings(1117)

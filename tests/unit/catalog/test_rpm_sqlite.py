@@ -115,7 +115,7 @@ def test_rows_that_hold_no_blob(value: object, message: str) -> None:
 
 def test_non_integer_hnum() -> None:
     data = make_db("CREATE TABLE Packages (hnum, blob)", rows=[("one", b"x")])
-    assert records(data) == [BadRecord(-1, "row with non-integer hnum 'one'")]
+    assert records(data) == [BadRecord(-1, "row with non-integer hnum b'one'")]
 
 
 def test_blob_over_the_size_limit_is_not_read() -> None:
@@ -171,3 +171,13 @@ def test_fuzz_first_pages(edits: list[tuple[int, int]]) -> None:
                 assert isinstance(rec[1], bytes)
     except RpmDbError as err:
         assert "\n" not in str(err)
+
+
+def test_schema_text_that_is_not_utf8() -> None:
+    """A corrupt schema row makes SQLite quote non-UTF-8 text in its error message."""
+    data = bytearray(REAL.read_bytes())
+    at = data.rfind(b"CREATE TABLE 'Basenames'")  # the live schema row (earlier: stale copy)
+    assert at > 0
+    data[at + 2] = 0x80
+    with pytest.raises(RpmDbError, match=r"^SQLite: malformed database"):
+        records(bytes(data))

@@ -118,6 +118,15 @@ class Header:
         Identity fields must be UTF-8 (rpm restricts them to ASCII); with `lenient`, free
         text written by old tools in another encoding keeps its readable parts instead.
         """
+        return self._strings(tag, lenient, limit=None)
+
+    def string(self, tag: int, *, lenient: bool = False) -> str | None:
+        """The string of a STRING tag, or the first (untranslated) one of an array."""
+        # only the first is decoded: a hostile count cannot make this cost more than one
+        values = self._strings(tag, lenient, limit=1)
+        return values[0] if values else None
+
+    def _strings(self, tag: int, lenient: bool, limit: int | None) -> tuple[str, ...] | None:
         e = self._entries.get(tag)
         if e is None:
             return None
@@ -125,7 +134,7 @@ class Header:
             raise HeaderError(f"{_tag_name(tag)}: expected a string, found type {e.type.name}")
         out: list[str] = []
         pos = e.offset
-        for _ in range(e.count):
+        for _ in range(e.count if limit is None else min(limit, e.count)):
             end = self._store.find(b"\0", pos)
             if end < 0:
                 raise HeaderError(
@@ -141,23 +150,24 @@ class Header:
             pos = end + 1
         return tuple(out)
 
-    def string(self, tag: int, *, lenient: bool = False) -> str | None:
-        """The string of a STRING tag, or the first (untranslated) one of an array."""
-        values = self.strings(tag, lenient=lenient)
+    def integers(self, tag: int) -> tuple[int, ...] | None:
+        """All values of a CHAR or INT8/16/32/64 tag, unsigned, as rpm reads them."""
+        return self._integers(tag, limit=None)
+
+    def integer(self, tag: int) -> int | None:
+        """The first value of an integer tag."""
+        values = self._integers(tag, limit=1)
         return values[0] if values else None
 
-    def integers(self, tag: int) -> tuple[int, ...] | None:
+    def _integers(self, tag: int, limit: int | None) -> tuple[int, ...] | None:
         e = self._entries.get(tag)
         if e is None:
             return None
         fmt = _INT_FORMAT.get(e.type)
         if fmt is None:
             raise HeaderError(f"{_tag_name(tag)}: expected an integer, found type {e.type.name}")
-        return struct.unpack_from(f">{e.count}{fmt}", self._store, e.offset)
-
-    def integer(self, tag: int) -> int | None:
-        values = self.integers(tag)
-        return values[0] if values else None
+        count = e.count if limit is None else min(limit, e.count)
+        return struct.unpack_from(f">{count}{fmt}", self._store, e.offset)
 
     def binary(self, tag: int) -> bytes | None:
         e = self._entries.get(tag)

@@ -49,6 +49,10 @@ def read_sqlite(data: bytes, *, max_record: int) -> Iterator[tuple[int, bytes] |
     try:
         con.set_progress_handler(progress, _PROGRESS_STEP)
         yield from _rows(con, bytes(image), max_record)
+    except UnicodeDecodeError as err:
+        # SQLite quotes the corrupt schema text in its message, which Python then fails
+        # to decode: the database is malformed either way
+        raise RpmDbError("SQLite: malformed database (error text not UTF-8)") from err
     except sqlite3.Error as err:
         if budget[0] < 0:
             raise RpmDbError(
@@ -63,6 +67,8 @@ def _rows(
     con: sqlite3.Connection, image: bytes, max_record: int
 ) -> Iterator[tuple[int, bytes] | BadRecord]:
     con.deserialize(image)
+    # text comes back as bytes: a corrupt schema or row must not fail in Python's decoder
+    con.text_factory = bytes
     con.execute("PRAGMA trusted_schema = OFF")
     con.execute("PRAGMA query_only = ON")
     kinds = con.execute(
@@ -70,10 +76,10 @@ def _rows(
     ).fetchall()
     if not kinds:
         raise RpmDbError("SQLite database has no Packages table")
-    if any(kind != "table" for kind, _ in kinds):
+    if any(kind != b"table" for kind, _ in kinds):
         raise RpmDbError("SQLite database: Packages is not a plain table")
-    columns = {str(row[1]).lower() for row in con.execute("PRAGMA table_info(Packages)")}
-    if not {"hnum", "blob"} <= columns:
+    columns = {bytes(row[1]).lower() for row in con.execute("PRAGMA table_info(Packages)")}
+    if not {b"hnum", b"blob"} <= columns:
         raise RpmDbError("SQLite database: table Packages lacks column hnum or blob")
     rows = con.execute(
         "SELECT hnum, typeof(blob), length(blob),"
@@ -83,9 +89,9 @@ def _rows(
     )
     for hnum, kind, length, blob in rows:
         if not isinstance(hnum, int):
-            yield BadRecord(-1, f"row with non-integer hnum {str(hnum)[:40]!r}")
-        elif kind != "blob":
-            yield BadRecord(hnum, f"record {hnum}: blob column holds {kind}, not a blob")
+            yield BadRecord(-1, f"row with non-integer hnum {hnum!r:.40}")
+        elif kind != b"blob":
+            yield BadRecord(hnum, f"record {hnum}: blob column holds {kind.decode()}, not a blob")
         elif blob is None:
             yield BadRecord(hnum, f"record {hnum}: {length}-byte header exceeds {max_record}")
         else:
