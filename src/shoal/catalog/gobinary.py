@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass
 
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.catalog.elf import ElfError, ElfFile, is_elf, parse_elf
+from shoal.catalog.elf import PF_W, PF_X, PT_LOAD, ElfError, ElfFile, is_elf, parse_elf
 from shoal.errors import CatalogError
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
 
@@ -142,9 +142,12 @@ def read_build_info(data: bytes) -> tuple[str, str] | None:
             if not block.startswith(MAGIC):
                 raise GoBuildInfoError(".go.buildinfo section does not start with the magic")
     if not block:
-        # Stripped section headers, PE and Mach-O: the header is 16-byte aligned in the
-        # file as well as in memory, because segments are mapped at aligned offsets.
-        at = _find_aligned(data)
+        # No section (headers stripped), PE and Mach-O: scan for the magic, 16-byte
+        # aligned in the file as in memory (segments are mapped at page-aligned
+        # offsets). On ELF, only the writable data segments, as Go's debug/buildinfo
+        # does: that is where the linker puts it, and big C binaries are not rescanned.
+        ranges = _data_segments(elf) if elf is not None else [(0, len(data))]
+        at = next((a for a in (_find_aligned(data, lo, hi) for lo, hi in ranges) if a >= 0), -1)
         if at < 0:
             return None
         block = data[at:]
@@ -341,8 +344,8 @@ def _go_unquote(s: str, no: int) -> tuple[str, int]:
     raise GoBuildInfoError(f"line {no}: unterminated quoted string")
 
 
-def _find_aligned(data: bytes) -> int:
-    at = data.find(MAGIC)
+def _find_aligned(data: bytes, start: int, end: int) -> int:
+    at = data.find(MAGIC, start, end)
     hits = 0
     while at >= 0:
         if at % _ALIGN == 0:
@@ -350,8 +353,18 @@ def _find_aligned(data: bytes) -> int:
         hits += 1
         if hits >= _MAX_HITS:
             return -1
-        at = data.find(MAGIC, at + 1)
+        at = data.find(MAGIC, at + 1, end)
     return -1
+
+
+def _data_segments(elf: ElfFile) -> list[tuple[int, int]]:
+    """File ranges of the loadable, writable, non-executable segments."""
+    out = []
+    for seg in elf.segments:
+        if seg.type == PT_LOAD and seg.flags & PF_W and not seg.flags & PF_X:
+            lo = min(seg.offset, len(elf.data))
+            out.append((lo, min(len(elf.data), lo + seg.filesz)))
+    return out
 
 
 def _varint_string(block: bytes, at: int, what: str) -> tuple[bytes, int]:

@@ -128,6 +128,29 @@ def test_every_layout_gives_the_same_modules(fixture: str, arch: str, goos: str)
     assert main.meta("go.build.GOOS") == goos
 
 
+@pytest.mark.parametrize("fixture", ["hello-amd64.xz", "hello-s390x.xz"])
+def test_stripped_section_headers_found_in_the_data_segment(fixture: str) -> None:
+    data = bytearray(_load(fixture))
+    elf = parse_elf(bytes(data))
+    fmt = "<" if elf.little_endian else ">"
+    struct.pack_into(fmt + "Q", data, 40, 0)  # e_shoff
+    struct.pack_into(fmt + "HHH", data, 58, 0, 0, 0)  # e_shentsize, e_shnum, e_shstrndx
+    assert parse_elf(bytes(data)).sections == ()
+    pkgs = _by_name(bytes(data))
+    assert pkgs["golang.org/x/text"].version == "v0.7.0"
+
+
+def test_magic_outside_data_segments_is_not_build_info() -> None:
+    # a C binary that merely contains the magic as text (in its code) is not a Go binary
+    data = bytearray(_load("hello-amd64.xz"))
+    struct.pack_into("<Q", data, 40, 0)
+    struct.pack_into("<HHH", data, 58, 0, 0, 0)
+    at = data.find(b"\xff Go buildinf:")
+    data[at : at + 14] = bytes(14)
+    data[4096 : 4096 + 14] = b"\xff Go buildinf:"  # inside the text segment
+    assert parse_go_binary(bytes(data), "/usr/bin/c-tool") == parse_go_binary(b"", "/x")
+
+
 def test_debian_gopath_build_has_only_stdlib() -> None:
     # Debian builds shfmt in GOPATH mode: `path` but no `mod` line, so no main module
     result = parse_go_binary(_load("debian-shfmt.xz"), "/usr/bin/shfmt")
