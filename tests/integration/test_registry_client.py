@@ -93,6 +93,8 @@ def test_docker_schema2_manifest(registry: Registry, tmp_path: Path) -> None:
     with src.client:
         (res,) = src.resolve(None)
         data, media_type, digest = src.client.get_manifest("ocinet/v2s2", "v1")
+        head = src.client.head_manifest("ocinet/v2s2", "v1")
+    assert head == (digest, DOCKER_MANIFEST, len(data))
     assert media_type == DOCKER_MANIFEST
     assert res.manifest.media_type == DOCKER_MANIFEST
     assert res.manifest.digest == digest == sha(data)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -169,6 +169,39 @@ class RegistryClient:
                     log.debug("%s: ignoring malformed Docker-Content-Digest", what)
         return data, media_type, digest
 
+    def head_manifest(self, repo: str, ref: str) -> tuple[str | None, str, int | None]:
+        """What a tag or digest points at, without the body: ``(digest, media_type, size)``.
+
+        Cheap (Docker Hub does not count HEADs against its pull limit), so it is the way
+        to notice that a tag has not moved. ``digest`` is None when the registry sends no
+        valid ``Docker-Content-Digest``.
+        """
+        _check_repo(repo)
+        by_digest = _check_ref(repo, ref)
+        what = f"{self.registry}/{repo}{'@' if by_digest else ':'}{ref}"
+        resp = self._request(
+            "HEAD",
+            f"/v2/{repo}/manifests/{ref}",
+            scope=_pull(repo),
+            headers={"Accept": ACCEPT},
+            what=what,
+        )
+        with closing(resp):
+            if resp.status_code != 200:
+                self._fail(resp, what)
+        digest: str | None = resp.headers.get("docker-content-digest", "").strip() or None
+        if digest is not None:
+            try:
+                parse_digest(digest)
+            except InvalidDigest:
+                digest = None
+        if by_digest and digest is not None and digest != ref:
+            raise DigestMismatch(f"{what}: registry says it is {digest}")
+        length = resp.headers.get("content-length", "")
+        size = int(length) if length.isdigit() else None
+        media_type = resp.headers.get("content-type", "").split(";")[0].strip()
+        return digest, media_type, size
+
     def blob_bytes(self, repo: str, desc: Descriptor) -> bytes:
         """A small blob (an image config) in memory, bounded by `Limits.manifest_bytes`."""
         _check_repo(repo)
@@ -196,6 +229,16 @@ class RegistryClient:
         _check_repo(repo)
         _check_digest(desc.digest, f"{self.registry}/{repo}")
         what = f"{self.registry}/{repo}@{desc.digest}"
+        limit = self._limits.layer_bytes
+        if desc.size > limit:
+            # Compression never shrinks a tar below its packed size by much, so a blob
+            # this large cannot unpack within the limit either: refuse before the disk fills.
+            raise LimitExceeded(
+                f"{what}: blob of {desc.size} bytes exceeds layer_bytes ({limit})",
+                limit="layer_bytes",
+            )
+        if desc.size < 0:
+            raise RegistryError(f"{what}: negative blob size {desc.size}")
         try:
             self._download(repo, desc, dest, what)
         except BaseException:
@@ -217,68 +260,52 @@ class RegistryClient:
     # -- downloads -------------------------------------------------------------------------
 
     def _download(self, repo: str, desc: Descriptor, dest: Path, what: str) -> None:
-        hasher = hasher_for(desc.digest)
-        written = 0
         failures = 0
-        url = f"/v2/{repo}/blobs/{desc.digest}"
         with dest.open("wb") as f:
+            part = _Partial(f, desc, what)
             while True:
-                # identity: byte ranges must count the blob's own bytes, not a re-encoding
-                headers = {"Accept-Encoding": "identity"}
-                if written:
-                    headers["Range"] = f"bytes={written}-"
                 try:
-                    resp = self._request("GET", url, scope=_pull(repo), headers=headers, what=what)
-                    with closing(resp):
-                        if resp.status_code == 206 and written:
-                            if _range_start(resp) != written:
-                                # Not the part we asked for: start again, without Range.
-                                log.debug("%s: bad Content-Range, restarting", what)
-                                written, hasher = 0, hasher_for(desc.digest)
-                                f.seek(0)
-                                f.truncate()
-                                failures += 1
-                                if failures > self._retries:
-                                    raise RegistryError(f"{what}: server sent wrong byte ranges")
-                                continue
-                        elif resp.status_code == 200:
-                            if written:  # the server ignored Range: start over
-                                written, hasher = 0, hasher_for(desc.digest)
-                                f.seek(0)
-                                f.truncate()
-                        else:
-                            self._fail(resp, what)
-                        # Unbuffered chunks, so a drop loses nothing already received.
-                        for chunk in resp.iter_bytes():
-                            if written + len(chunk) > desc.size:
-                                raise DigestMismatch(
-                                    f"{what}: more than the descriptor's {desc.size} bytes"
-                                )
-                            f.write(chunk)
-                            hasher.update(chunk)
-                            written += len(chunk)
+                    self._fetch_part(repo, part, what)
                 except httpx.TransportError as e:
-                    failures += 1
-                    if failures > self._retries:
-                        raise RegistryError(
-                            f"{what}: connection lost after {written} of {desc.size} bytes "
-                            f"({type(e).__name__})"
-                        ) from e
-                    log.debug("%s: %s at byte %d, resuming", what, type(e).__name__, written)
-                    self._sleep(self._backoff(failures - 1))
-                    continue
-                if written == desc.size:
-                    break
-                # A clean end before the declared size: a truncated body. Resume.
+                    reason = f"connection lost after {part.written} of {desc.size} bytes"
+                    reason += f" ({type(e).__name__})"
+                    cause: Exception | None = e
+                except _WrongRange:
+                    part.restart()
+                    reason, cause = "server sent the wrong byte range", None
+                else:
+                    if part.written == desc.size:
+                        break
+                    # A clean end before the declared size: a truncated body.
+                    reason = f"body ended after {part.written} of {desc.size} bytes"
+                    cause = None
                 failures += 1
                 if failures > self._retries:
-                    raise DigestMismatch(
-                        f"{what}: got {written} bytes, descriptor says {desc.size}"
-                    )
+                    raise RegistryError(f"{what}: {reason}") from cause
+                log.debug("%s: %s; resuming", what, reason)
                 self._sleep(self._backoff(failures - 1))
-        got = f"{hasher.name}:{hasher.hexdigest()}"
-        if got != desc.digest:
-            raise DigestMismatch(f"{what}: content hashes to {got}")
+        part.verify()
+
+    def _fetch_part(self, repo: str, part: _Partial, what: str) -> None:
+        """One GET of the rest of a blob (all of it, or from ``part.written`` on)."""
+        # identity: byte ranges must count the blob's own bytes, not a re-encoding
+        headers = {"Accept-Encoding": "identity"}
+        if part.written:
+            headers["Range"] = f"bytes={part.written}-"
+        url = f"/v2/{repo}/blobs/{part.desc.digest}"
+        resp = self._request("GET", url, scope=_pull(repo), headers=headers, what=what)
+        with closing(resp):
+            if resp.status_code == 206:
+                if _range_start(resp) != part.written:
+                    raise _WrongRange
+            elif resp.status_code == 200:
+                if part.written:  # the server ignored Range: start over
+                    part.restart()
+            else:
+                self._fail(resp, what)
+            # Unbuffered chunks, so a drop loses nothing already received.
+            for chunk in resp.iter_bytes():
+                part.write(chunk)
 
     # -- pagination ------------------------------------------------------------------------
 
@@ -439,6 +466,37 @@ class RegistryClient:
         if status == 429:
             raise RateLimited(f"{what}: rate limited by {self.host} (HTTP 429){suffix}")
         raise RegistryError(f"{what}: HTTP {status} from {self.host}{suffix}")
+
+
+class _WrongRange(Exception):
+    """A 206 answer whose Content-Range does not start where we asked."""
+
+
+class _Partial:
+    """The part of a blob written so far, with its running hash."""
+
+    def __init__(self, f: BinaryIO, desc: Descriptor, what: str) -> None:
+        self.f, self.desc, self.what = f, desc, what
+        self.written = 0
+        self.hasher = hasher_for(desc.digest)
+
+    def restart(self) -> None:
+        self.f.seek(0)
+        self.f.truncate()
+        self.written = 0
+        self.hasher = hasher_for(self.desc.digest)
+
+    def write(self, chunk: bytes) -> None:
+        if self.written + len(chunk) > self.desc.size:
+            raise DigestMismatch(f"{self.what}: more than the descriptor's {self.desc.size} bytes")
+        self.f.write(chunk)
+        self.hasher.update(chunk)
+        self.written += len(chunk)
+
+    def verify(self) -> None:
+        got = f"{self.hasher.name}:{self.hasher.hexdigest()}"
+        if got != self.desc.digest:
+            raise DigestMismatch(f"{self.what}: content hashes to {got}")
 
 
 def _pull(repo: str) -> str:

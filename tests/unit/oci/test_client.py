@@ -844,3 +844,70 @@ def test_link_header_fuzz(link: str) -> None:
         assert "\n" not in str(e)
         return
     assert out is None or out.startswith("/")
+
+
+# -- HEAD, limits, fuzzed list bodies ----------------------------------------------------------
+
+
+def test_head_manifest() -> None:
+    def head(req: httpx.Request) -> httpx.Response:
+        assert req.method == "HEAD"
+        return httpx.Response(
+            200,
+            headers={
+                "Content-Type": OCI_MANIFEST,
+                "Content-Length": str(len(MANIFEST)),
+                "Docker-Content-Digest": sha(MANIFEST),
+            },
+        )
+
+    c, _, _ = client({"/v2/app/manifests/v1": head, f"/v2/app/manifests/{sha(MANIFEST)}": head})
+    assert c.head_manifest("app", "v1") == (sha(MANIFEST), OCI_MANIFEST, len(MANIFEST))
+    assert c.head_manifest("app", sha(MANIFEST))[0] == sha(MANIFEST)
+    other = "sha256:" + "3" * 64
+    c, _, _ = client({f"/v2/app/manifests/{other}": head})
+    with pytest.raises(DigestMismatch, match="registry says it is"):
+        c.head_manifest("app", other)
+
+
+def test_head_manifest_without_digest_header() -> None:
+    bare = lambda r: httpx.Response(200, headers={"Docker-Content-Digest": "junk"})
+    c, _, _ = client({"/v2/app/manifests/v1": bare})
+    assert c.head_manifest("app", "v1") == (None, "", None)
+    c, _, _ = client({"/v2/app/manifests/v1": lambda r: httpx.Response(404)})
+    with pytest.raises(NotFound, match=r"registry.test/app:v1: not found \(HTTP 404\)"):
+        c.head_manifest("app", "v1")
+
+
+def test_blob_larger_than_layer_limit_is_refused_up_front(tmp_path: Path) -> None:
+    d = Descriptor(media_type=OCI_LAYER_GZIP, digest="sha256:" + "a" * 64, size=10_001)
+    c, rec, _ = client({}, limits=Limits(layer_bytes=10_000))
+    with pytest.raises(LimitExceeded, match="exceeds layer_bytes") as e:
+        c.get_blob_to("app", d, tmp_path / "b")
+    assert e.value.limit == "layer_bytes"
+    assert rec.requests == []
+    assert not (tmp_path / "b").exists()
+
+
+@given(st.binary(max_size=300))
+def test_tag_list_body_fuzz(body: bytes) -> None:
+    c, _, _ = client({"/v2/app/tags/list": lambda r: httpx.Response(200, content=body)})
+    try:
+        tags = list(c.tags("app"))
+    except RegistryError as e:
+        assert "\n" not in str(e)
+    else:
+        assert all(isinstance(t, str) for t in tags)
+
+
+@given(st.binary(max_size=2000))
+def test_manifest_body_any_bytes(body: bytes) -> None:
+    ok = lambda r: httpx.Response(200, content=body)
+    c, _, _ = client({"/v2/app/manifests/v1": ok}, limits=Limits(manifest_bytes=1000))
+    try:
+        data, _, digest = c.get_manifest("app", "v1")
+    except LimitExceeded:
+        assert len(body) > 1000
+    else:
+        assert data == body
+        assert digest == sha(body)
