@@ -1,0 +1,133 @@
+"""rust/cargo-lock: crates locked by `Cargo.lock`.
+
+`Cargo.lock` is TOML with one `[[package]]` table per crate in the resolved graph: `name`,
+`version`, `source` (`registry+<index url>`, `sparse+<url>`, `git+<url>?rev#commit`;
+absent for workspace members and path dependencies) and, from format 2 on, `checksum`.
+Format 1 keeps the checksums apart in `[metadata]` as
+`"checksum <name> <version> (<source>)" = "<sha256>"`; formats 3 and 4 add a top-level
+`version` key. Very old files also name the root crate in a `[root]` table.
+
+Like Syft, every locked crate is reported, the workspace's own crates included; those have
+no source and are marked with metadata `source=local`, so a matcher can tell them apart
+from the crates.io crate of the same name.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from shoal.catalog.base import Cataloger, FileEntry, LayerFile
+from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+
+NAME = "rust/cargo-lock"
+
+_MAX_UNKNOWNS = 20
+_CRATE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+class CargoLockCataloger(Cataloger):
+    name = NAME
+    version = 1
+
+    def wants(self, entry: FileEntry) -> bool:
+        return entry.path.endswith("/Cargo.lock")
+
+    def catalog(self, f: LayerFile) -> CatalogResult:
+        try:
+            text = f.data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return CatalogResult.failed(f.path, NAME, f"not UTF-8 at byte {e.start}")
+        return parse_cargo_lock(text, f.path)
+
+
+def parse_cargo_lock(text: str, path: str) -> CatalogResult:
+    """Crates in a Cargo.lock of any format (1 to 4)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        return CatalogResult.failed(path, NAME, f"invalid TOML: {_one_line(e)}")
+    except RecursionError:
+        return CatalogResult.failed(path, NAME, "invalid TOML: nested too deeply")
+
+    fmt = doc.get("version")
+    if fmt is not None and (not isinstance(fmt, int) or fmt < 1):
+        return CatalogResult.failed(path, NAME, f"invalid lockfile version {str(fmt)[:20]!r}")
+    tables = doc.get("package", [])
+    if not isinstance(tables, list):
+        return CatalogResult.failed(path, NAME, "'package' is not an array of tables")
+    root = doc.get("root")
+    if isinstance(root, dict):
+        tables = [root, *tables]
+    legacy_checksums = _legacy_checksums(doc.get("metadata"))
+
+    found: dict[tuple[str, str], Package] = {}
+    problems: list[str] = []
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            problems.append(f"package[{i}] is not a table")
+            continue
+        name, version = table.get("name"), table.get("version")
+        if not isinstance(name, str) or not name or not set(name) <= _CRATE_CHARS:
+            problems.append(f"package[{i}]: invalid crate name {str(name)[:100]!r}")
+            continue
+        if not isinstance(version, str) or not version or any(c.isspace() for c in version):
+            problems.append(f"package[{i}] ({name}): invalid version {str(version)[:100]!r}")
+            continue
+        if (name, version) in found:
+            continue
+        found[(name, version)] = Package(
+            name=name,
+            version=version,
+            type=PackageType.RUST,
+            cataloger=NAME,
+            locations=(Location(path=path),),
+            metadata=_metadata(table, name, version, legacy_checksums),
+        )
+
+    reasons = problems[:_MAX_UNKNOWNS]
+    if len(problems) > _MAX_UNKNOWNS:
+        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
+    return CatalogResult(
+        packages=tuple(found.values()),
+        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
+    )
+
+
+def _metadata(
+    table: dict[str, Any], name: str, version: str, legacy: dict[tuple[str, str, str], str]
+) -> tuple[tuple[str, str], ...]:
+    source = table.get("source")
+    meta: list[tuple[str, str]] = []
+    if isinstance(source, str) and source:
+        meta.append(("source", source))
+    else:
+        meta.append(("source", "local"))
+        source = ""
+    checksum = table.get("checksum")
+    if not isinstance(checksum, str) or not checksum:
+        checksum = legacy.get((name, version, source), "")
+    if checksum and checksum != "<none>":
+        meta.append(("checksum", checksum))
+    return tuple(meta)
+
+
+def _legacy_checksums(metadata: Any) -> dict[tuple[str, str, str], str]:
+    """Format 1's `"checksum <name> <version> (<source>)" = "<hex>"` entries."""
+    out: dict[tuple[str, str, str], str] = {}
+    if not isinstance(metadata, dict):
+        return out
+    for key, value in metadata.items():
+        if not key.startswith("checksum ") or not isinstance(value, str):
+            continue
+        parts = key.split(" ", 3)
+        if len(parts) == 4 and parts[3].startswith("(") and parts[3].endswith(")"):
+            out[(parts[1], parts[2], parts[3][1:-1])] = value
+    return out
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+__all__ = ["CargoLockCataloger", "parse_cargo_lock"]
