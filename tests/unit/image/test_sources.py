@@ -577,11 +577,21 @@ def test_docker_config_not_matching_its_name(tmp_path: Path, cfg: Settings) -> N
         open_source(str(archive), cfg).resolve(None)
 
 
-def docker25_tar(tmp_path: Path) -> tuple[bytes, BuiltImage]:
+def docker25_tar(
+    tmp_path: Path, *, other_platform: bool = False, index_json: bytes | None = None
+) -> tuple[bytes, BuiltImage, str | None]:
     """Docker 25+ with the containerd store: an OCI layout plus manifest.json pointing into
-    blobs/sha256 (layers gzip-compressed)."""
+    blobs/sha256 (layers gzip-compressed). With `other_platform`, the tag names a
+    multi-platform index whose arm64 manifest `docker save` did not include."""
     b = OciLayoutBuilder(tmp_path / "d25")
-    img = b.add_image(LAYERS, tag="3.19")
+    img = b.build_image(LAYERS, architecture="amd64")
+    index_digest = None
+    if other_platform:
+        arm = b.build_image(LAYERS[:1], architecture="arm64", variant="v8")
+        index_digest = b.add_index([img, arm], tag="3.19")
+        (b.path / "blobs" / "sha256" / arm.manifest_digest.split(":")[1]).unlink()
+    else:
+        b._tag(img.manifest_digest, len(img.manifest_bytes), OCI_MANIFEST, "3.19")
     index = json.loads((b.path / "index.json").read_text())
     index["manifests"][0]["annotations"] = {
         "io.containerd.image.name": "docker.io/library/alpine:3.19",
@@ -596,27 +606,48 @@ def docker25_tar(tmp_path: Path) -> tuple[bytes, BuiltImage]:
     ]
     entries: list[tarfile.TarInfo | tuple[str, bytes]] = [
         ("oci-layout", (b.path / "oci-layout").read_bytes()),
-        ("index.json", json.dumps(index).encode()),
+        ("index.json", index_json if index_json is not None else json.dumps(index).encode()),
         ("manifest.json", json.dumps(manifest).encode()),
         ("repositories", b"{}"),
     ]
     for blob in sorted((b.path / "blobs" / "sha256").iterdir()):
         entries.append((f"blobs/sha256/{blob.name}", blob.read_bytes()))
-    return tar_with(entries), img
+    return tar_with(entries), img, index_digest
 
 
-def test_docker25_archive_both_ways(tmp_path: Path, cfg: Settings) -> None:
-    data, img = docker25_tar(tmp_path)
+@pytest.mark.parametrize("other_platform", [False, True])
+def test_docker25_archive_uses_the_real_manifest(
+    tmp_path: Path, cfg: Settings, other_platform: bool
+) -> None:
+    data, img, index_digest = docker25_tar(tmp_path, other_platform=other_platform)
     archive = tmp_path / "d25.tar"
     archive.write_bytes(data)
     src = open_source(str(archive), cfg)
     assert isinstance(src, DockerArchiveSource)  # manifest.json wins: it has the RepoTags
     [image] = src.resolve(None)
+    assert src.repo_tags == ("alpine:3.19",)
+    assert image.manifest.digest == img.manifest_digest
+    assert image.manifest.media_type == OCI_MANIFEST
+    assert image.index_digest == index_digest
+    assert [x.digest for x in image.manifest.layers] == img.layer_digests
+    assert layer_diff_ids(fetch_all(src, image, tmp_path)[1:]) == img.diff_ids
+    as_oci = open_source(f"oci-archive:{archive}:docker.io/library/alpine:3.19", cfg)
+    assert as_oci.resolve("linux/amd64")[0].manifest.digest == img.manifest_digest
+
+
+def test_docker25_archive_with_broken_oci_index_builds_a_manifest(
+    tmp_path: Path, cfg: Settings
+) -> None:
+    data, img, _ = docker25_tar(tmp_path, index_json=b"{not json")
+    archive = tmp_path / "d25.tar"
+    archive.write_bytes(data)
+    src = open_source(f"docker-archive:{archive}", cfg)
+    [image] = src.resolve(None)
+    assert image.manifest.media_type == DOCKER_MANIFEST
+    assert image.manifest.digest != img.manifest_digest
     assert [x.digest for x in image.manifest.layers] == img.layer_digests
     assert {x.media_type for x in image.manifest.layers} == {DOCKER_LAYER_GZIP}
     assert layer_diff_ids(fetch_all(src, image, tmp_path)[1:]) == img.diff_ids
-    as_oci = open_source(f"oci-archive:{archive}:docker.io/library/alpine:3.19", cfg)
-    assert as_oci.resolve(None)[0].manifest.digest == img.manifest_digest
 
 
 @pytest.mark.parametrize(

@@ -8,24 +8,27 @@ same way, through the names `manifest.json` gives:
 - Docker 25+: an OCI layout, `blobs/sha256/<hex>` (compressed when the containerd image
   store wrote it).
 
-There is no manifest in the archive, so one is built, a Docker schema 2 manifest whose
-layers are the archive's files, so the engine sees the same shape as for a registry image.
+A Docker 25+ archive is also an OCI layout holding the image's real manifest, which is used
+when it matches the config and its layers are all there. Otherwise there is no manifest, so
+one is built, a Docker schema 2 manifest whose layers are the archive's files, so the engine
+sees the same shape as for a registry image.
 An uncompressed layer's digest is its diff_id (checked when it is fetched); a compressed
 layer (found by its magic bytes, not its name) gets the digest its name states or, failing
-that, the one its content hashes to. The built manifest's digest is therefore shoal's own,
+that, the one its content hashes to. A built manifest's digest is therefore shoal's own,
 not the registry's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shoal.config import Limits, Settings
-from shoal.errors import DigestMismatch, SourceError, UnsupportedManifest
+from shoal.errors import DigestMismatch, ShoalError, SourceError, UnsupportedManifest
 from shoal.image.source import ResolvedImage
 from shoal.image.sources.files import (
     GZIP_MAGIC,
@@ -37,6 +40,7 @@ from shoal.image.sources.files import (
     hash_stream,
     open_tar,
 )
+from shoal.image.sources.layout import OciLayoutSource
 from shoal.model.digest import sha256_digest
 from shoal.oci.manifest import (
     DOCKER_LAYER,
@@ -55,6 +59,8 @@ from shoal.oci.types import (
     ImageConfig,
     Manifest,
 )
+
+log = logging.getLogger(__name__)
 
 # A file named after its own content: "blobs/sha256/<hex>", "<hex>.json", "<hex>.tar".
 _CONTENT_NAME = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json|\.tar)?$")
@@ -79,6 +85,7 @@ class DockerArchiveSource:
     def __init__(
         self, path: Path, tag: str | None, settings: Settings, *, tree: FileTree | None = None
     ) -> None:
+        self._settings = settings
         self._limits: Limits = settings.limits
         if tree is None:
             tree = DirTree(path) if path.is_dir() else open_tar(path, settings)
@@ -97,10 +104,18 @@ class DockerArchiveSource:
         self.repo_tags = image.repo_tags
         config = self._config(image.config)
         layers = self._layers(image, config)
-        manifest = self._manifest(config, layers)
         self._files[config.digest] = image.config
+        real = self._oci_manifest(config, layers)
+        manifest, index_digest = real if real else (self._manifest(config, layers), None)
         check_single_platform(config.platform, platform, self.reference)
-        return [ResolvedImage(reference=self.reference, manifest=manifest, config=config)]
+        return [
+            ResolvedImage(
+                reference=self.reference,
+                manifest=manifest,
+                config=config,
+                index_digest=index_digest,
+            )
+        ]
 
     def fetch_blob(self, desc: Descriptor, dest: Path) -> None:
         name = self._files.get(desc.digest)
@@ -217,6 +232,31 @@ class DockerArchiveSource:
         self._files[digest] = name
         return Descriptor(media_type=media, digest=digest, size=size)
 
+    def _oci_manifest(
+        self, config: ImageConfig, layers: list[Descriptor]
+    ) -> tuple[Manifest, str | None] | None:
+        """Docker 25+ archives are also OCI layouts holding the image's real manifest: use it
+        (so the digest is the registry's) when it has this config and all its layers are
+        here. manifest.json stays the authority: if the OCI side is unusable, build one."""
+        if not (self._tree.exists("oci-layout") and self._tree.exists("index.json")):
+            return None
+        oci = OciLayoutSource(self._tree, tag=None, settings=self._settings)
+        try:
+            candidates = oci.manifests()
+        except ShoalError as e:
+            log.info("%s: ignoring the archive's OCI index: %s", self.reference, e)
+            return None
+        for manifest, index_digest in candidates:
+            if manifest.config.digest != config.digest or len(manifest.layers) != len(layers):
+                continue
+            names = [_blob_name(d.digest) for d in manifest.layers]
+            if not all(self._tree.exists(n) for n in names):
+                continue
+            for desc, name in zip(manifest.layers, names, strict=True):
+                self._files[desc.digest] = name
+            return manifest, index_digest
+        return None
+
     def _manifest(self, config: ImageConfig, layers: list[Descriptor]) -> Manifest:
         def desc(d: Descriptor) -> dict[str, Any]:
             out: dict[str, Any] = {"mediaType": d.media_type, "size": d.size, "digest": d.digest}
@@ -280,6 +320,11 @@ def _archive_image(entry: object, where: str, i: int) -> ArchiveImage:
         layers=tuple(clean_name(x, where) for x in layers),
         layer_sources=sources,
     )
+
+
+def _blob_name(digest: str) -> str:
+    algo, _, hexpart = digest.partition(":")
+    return f"blobs/{algo}/{hexpart}"
 
 
 def _check_named_digest(name: str, digest: str, where: str) -> None:

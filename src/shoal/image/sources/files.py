@@ -33,6 +33,9 @@ CHUNK = 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_LINK_HOPS = 40
+# An image archive holds a handful of files per layer; this bounds the member index (and
+# tarfile's own list of members) far below `limits.layer_entries`, which is sized for layers.
+MAX_ARCHIVE_MEMBERS = 100_000
 
 
 class Readable(Protocol):
@@ -112,12 +115,17 @@ class DirTree:
 
     @contextmanager
     def open(self, name: str) -> Iterator[Readable]:
-        self._stat(name)  # refuses FIFOs and devices, which could block or never end
+        path = self._path(name)
         try:
-            f = self._path(name).open("rb")
+            # O_NONBLOCK: a FIFO swapped in after the checks must not hang the open;
+            # fstat on the descriptor then checks the file actually opened.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError as e:
             raise SourceError(f"{self.root / name}: {e.strerror or e}") from e
-        with f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SourceError(f"{self.root / name}: not a regular file")
+        with os.fdopen(fd, "rb") as f:
             yield f
 
     def close(self) -> None:
@@ -279,7 +287,9 @@ class _Window:
 def open_tar(path: Path, settings: Settings) -> TarTree:
     """A `TarTree` bounded by the settings' image size and entry limits."""
     return TarTree(
-        path, max_bytes=settings.limits.image_bytes, max_entries=settings.limits.layer_entries
+        path,
+        max_bytes=settings.limits.image_bytes,
+        max_entries=min(settings.limits.layer_entries, MAX_ARCHIVE_MEMBERS),
     )
 
 

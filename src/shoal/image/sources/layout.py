@@ -17,8 +17,8 @@ from shoal.image.source import ResolvedImage
 from shoal.image.sources.files import DirTree, FileTree, copy_verified
 from shoal.model.digest import InvalidDigest, hasher_for, parse_digest, sha256_digest
 from shoal.oci.manifest import load_json_object, parse_config, parse_manifest
-from shoal.oci.platform import check_single_platform, select_manifests
-from shoal.oci.types import INDEX_TYPES, Descriptor, Index, Manifest
+from shoal.oci.platform import check_single_platform, image_manifests, select_manifests
+from shoal.oci.types import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Index, Manifest
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -61,6 +61,35 @@ class OciLayoutSource:
         check_single_platform(image.config.platform, platform, self.reference)
         return [image]
 
+    def manifests(self) -> list[tuple[Manifest, str | None]]:
+        """Every image manifest in the layout, whatever its tag or platform, each with the
+        digest of the index it was found in (None for a top-level manifest). Attestations,
+        artifacts, other documents that are not images and manifests whose blob is absent
+        are left out; a blob that does not match its digest still raises."""
+        self._check_layout_version()
+        out: list[tuple[Manifest, str | None]] = []
+        for entry in _unique(self._index_json().manifests):
+            if entry.media_type in MANIFEST_TYPES:
+                out += self._image_or_nothing(entry, None)
+            elif entry.media_type in INDEX_TYPES:
+                index = self._document(entry)
+                if isinstance(index, Index):
+                    for desc in image_manifests(index):
+                        out += self._image_or_nothing(desc, index.digest)
+        return out
+
+    def _image_or_nothing(
+        self, desc: Descriptor, index_digest: str | None
+    ) -> list[tuple[Manifest, str | None]]:
+        algo, _, hexpart = desc.digest.partition(":")
+        if not self._tree.exists(f"blobs/{algo}/{hexpart}"):
+            # `docker save` keeps an index's other platforms listed but leaves their blobs out
+            return []
+        try:
+            return [(self._manifest(desc), index_digest)]
+        except UnsupportedManifest:  # a chart or signature stored beside the images
+            return []
+
     def fetch_blob(self, desc: Descriptor, dest: Path) -> None:
         name = self._blob_name(desc.digest)
         with self._tree.open(name) as src:
@@ -80,18 +109,24 @@ class OciLayoutSource:
         if not isinstance(version, str) or version.split(".")[0] != SUPPORTED_LAYOUT_MAJOR:
             raise SourceError(f"{where}: unsupported imageLayoutVersion {version!r}")
 
-    def _entry(self) -> Descriptor:
+    def _index_json(self) -> Index:
         label = f"{self._tree.label}: index.json"
         if not self._tree.exists("index.json"):
             raise SourceError(f"{label}: missing")
         data = self._read("index.json", self._limits.manifest_bytes)
         try:
-            index = parse_manifest(data, sha256_digest(data), None, where=label)
+            index = parse_manifest(
+                data, sha256_digest(data), None, where=label, max_bytes=self._limits.manifest_bytes
+            )
         except UnsupportedManifest as e:
             raise SourceError(str(e)) from e
         if not isinstance(index, Index):
             raise SourceError(f"{label}: is a manifest, not an image index")
-        entries = list(index.manifests)
+        return index
+
+    def _entry(self) -> Descriptor:
+        label = f"{self._tree.label}: index.json"
+        entries = list(self._index_json().manifests)
         if self.tag is not None:
             tagged = [d for d in entries if self.tag in _names(d)]
             if not tagged:
