@@ -1,6 +1,9 @@
 """Generate `<scheme>-versions-generated.txt` tables with each ecosystem's own tool.
 
     .venv/bin/python tools/gen_version_fixtures/gen.py [scheme ...]
+    .venv/bin/python tools/gen_version_fixtures/gen.py --check [scheme ...]
+
+The second form checks the hand-written `<scheme>-versions.txt` tables against the tool.
 
 Each table line is one comparison the reference tool made, ``a < b`` or ``a == b``
 (``a > b`` is written as ``b < a``). Pairs the tool refuses to compare are left out.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -198,7 +202,31 @@ def generate(name: str) -> Path:
     return path
 
 
+def check(name: str) -> int:
+    """Ask the tool about the hand-written `<name>-versions.txt` up to its "# fallback:"
+    section (shoal's documented order for what the tool refuses); print and count the
+    lines the tool disagrees with or refuses."""
+    cmp = GENERATORS[name][2]
+    path = OUT / f"{name}-versions.txt"
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("# fallback:"):
+            break  # what follows is shoal's own documented order, not the tool's
+        m = re.match(r"^(.*?) (<|==|>) (.*)$", line)
+        if m and not line.startswith("#"):
+            rows.append((m.group(1), m.group(3), {"<": -1, "==": 0, ">": 1}[m.group(2)]))
+    results = cmp([(a, b) for a, b, _ in rows])
+    bad = 0
+    for (a, b, want), got in zip(rows, results, strict=True):
+        if got != want:
+            bad += 1
+            print(f"{path.name}: {a!r} vs {b!r}: table says {want}, tool says {got}")
+    return bad
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--check"]:
+        sys.exit(1 if sum(check(name) for name in argv[1:] or list(GENERATORS)) else 0)
     OUT.mkdir(parents=True, exist_ok=True)
     for name in argv or list(GENERATORS):
         path = generate(name)

@@ -5,9 +5,8 @@ into ``N.N.N.N[-stability[N]][-dev]``: an optional ``v`` prefix is dropped, miss
 become ``0``, build metadata (``+...``) and ``@stability`` flags are stripped, stability
 words are expanded (``a`` -> ``alpha``, ``b`` -> ``beta``, ``rc`` -> ``RC``, ``p``/``pl``
 -> ``patch``; ``stable`` disappears), date versions (``2010-01-02``) keep all their
-numbers, ``1.x-dev`` branches become ``1.9999999.9999999.9999999-dev`` and
-``master``/``trunk``/``default`` become ``9999999-dev``. Other ``dev-*`` branches stay
-named branches.
+numbers, ``1.x-dev`` branches become ``1.9999999.9999999.9999999-dev``, and
+``master``/``trunk``/``default`` and every ``dev-*`` name stay named branches.
 
 Normalised versions then compare as `version_compare` does: dot-separated parts, numbers
 numerically, words by stability ``dev < alpha < beta < RC < (number) < patch``; where
@@ -27,8 +26,10 @@ from shoal.versions.base import InvalidVersion, SortKey, VersionScheme, check_le
 
 _MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*+)?)?([.-]?dev)?"
 _CLASSICAL = re.compile(r"v?(\d{1,5})(\.\d++)?(\.\d++)?(\.\d++)?" + _MODIFIER, re.I | re.A)
-_DATE = re.compile(r"v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3}){0,2})" + _MODIFIER, re.I | re.A)
-_BRANCH = re.compile(r"v?(\d++)(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?", re.A)
+_DATE = re.compile(r"v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3})?)" + _MODIFIER, re.I | re.A)
+_BRANCH = re.compile(
+    r"v?(\d++)(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?", re.I | re.A
+)
 _STABILITY = {"a": "alpha", "b": "beta", "p": "patch", "pl": "patch", "rc": "RC"}
 # version_compare's special forms, by prefix, in the order PHP tries them.
 _FORMS: tuple[tuple[str, int], ...] = (
@@ -44,29 +45,30 @@ def _expand(stability: str) -> str:
     return _STABILITY.get(s, s)
 
 
+_PHP_TRIM = " \t\n\r\0\x0b"
+
+
 def normalize_branch(name: str) -> str:
-    name = name.strip()
+    name = name.strip(_PHP_TRIM)
     m = _BRANCH.fullmatch(name)
     if m:
-        version = ""
-        for i in range(1, 5):
-            version += m.group(i) if m.group(i) else ".x"
-        return re.sub(r"[*Xx]", "9999999", version) + "-dev"
+        version = "".join(re.sub(r"[*X]", "x", g) if g else ".x" for g in m.groups())
+        return version.replace("x", "9999999") + "-dev"
     return "dev-" + name
 
 
 def normalize(raw: str) -> str:
     """Composer's normalised form; raises `InvalidVersion` where Composer throws."""
     check_length(SCHEME_NAME, raw)
-    version = raw.strip()
-    m = re.fullmatch(r"([^,\s#]+)(?:#[^ ]+)", version)
-    if m:
+    version = raw.strip(_PHP_TRIM)
+    m = re.fullmatch(r"([^,\s]++) ++as ++[^,\s]++", version)
+    if m:  # "1.0 as 2.0" aliases: the real version is the first
         version = m.group(1)
-    m = re.fullmatch(r"([^,\s@]+) *@(?:stable|RC|beta|alpha|dev)", version, re.I)
+    m = re.search(r"@(?:stable|RC|beta|alpha|dev)$", version, re.I)
     if m:
-        version = m.group(1)
-    if re.fullmatch(r"(?:dev-)?(?:master|trunk|default)", version, re.I):
-        return "9999999-dev"
+        version = version[: m.start()]
+    if version in ("master", "trunk", "default"):
+        version = "dev-" + version
     if version[:4].lower() == "dev-":
         return "dev-" + version[4:]
     m = re.fullmatch(r"([^,\s+]++)\+[^\s]++", version)

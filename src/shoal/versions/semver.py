@@ -7,8 +7,10 @@ alphanumeric ones by ASCII; a shorter list of equal identifiers is older. Build 
 is ignored.
 
 Dialects:
-- npm (node-semver, strict mode): an optional leading ``v`` or ``=`` and surrounding
-  whitespace are accepted, numbers must fit in JavaScript's safe integer range.
+- npm (node-semver 7, strict mode): an optional leading ``v`` and surrounding whitespace
+  are accepted; major, minor and patch must fit in JavaScript's safe integer range.
+  (node-semver compares numeric pre-release identifiers as JavaScript numbers, so it
+  cannot tell apart identifiers beyond 2^53; we compare them exactly.)
 - strict SemVer (crates.io's `semver` crate, Hex, OSV ``SEMVER`` ranges): no prefix,
   no whitespace.
 - Go (golang.org/x/mod/semver): a ``v`` prefix, ``vMAJOR`` and ``vMAJOR.MINOR`` are
@@ -71,7 +73,7 @@ class NpmScheme(VersionScheme):
     def strict_key(self, raw: str) -> SortKey:
         check_length(self.name, raw)
         s = raw.strip()
-        s = s[1:] if s[:1] in ("v", "=") else s
+        s = s[1:] if s[:1] == "v" else s
         m = _SEMVER.fullmatch(s)
         if not m:
             raise InvalidVersion(self.name, raw, "not a semantic version")
