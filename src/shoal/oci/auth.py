@@ -227,8 +227,13 @@ class Authenticator:
         realm = ch.params.get("realm")
         if not realm:
             raise AuthError(f"{self.registry}: Bearer challenge without a realm")
-        parts = urlsplit(realm)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
+        try:
+            parts = urlsplit(realm)
+            valid = parts.scheme in ("https", "http") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+        except ValueError:
+            valid = False
+        if not valid:
             raise AuthError(f"{self.registry}: token realm {realm[:200]!r} is not an http(s) URL")
         if parts.scheme == "http" and not self._allow_http(parts.netloc):
             # Credentials would cross the network in clear text.
@@ -250,28 +255,11 @@ class Authenticator:
     def _fetch(self, realm: str, service: str | None, scopes: list[str]) -> _Token:
         where = f"{self.registry}: token endpoint {urlsplit(realm).netloc!r}"
         creds = self._creds
-        if creds.identity_token is not None:
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": creds.identity_token.get_secret_value(),
-                "client_id": CLIENT_ID,
-                "scope": " ".join(scopes),
-            }
-            if service:
-                form["service"] = service
-            req = httpx.Request("POST", realm, data=form)
-        else:
-            params: list[tuple[str, str]] = []
-            if service:
-                params.append(("service", service))
-            params.extend(("scope", s) for s in scopes)
-            headers = {}
-            if creds.has_basic:
-                headers["Authorization"] = basic_header(creds)
-                params.append(("account", creds.username or ""))
-            req = httpx.Request("GET", realm, params=tuple(params), headers=headers)
         self.token_requests += 1
-        resp = self._send(req)
+        try:
+            resp = self._send(self._token_request(realm, service, scopes))
+        except httpx.InvalidURL as e:
+            raise AuthError(f"{where}: invalid realm URL") from e
         try:
             body = _read_capped(resp, TOKEN_RESPONSE_MAX)
         finally:
@@ -301,6 +289,28 @@ class Authenticator:
         margin = min(30.0, lifetime / 10)
         log.debug("%s: got a token for %r valid %ss", self.registry, scopes, lifetime)
         return _Token(value=value, expires=self._clock() + lifetime - margin)
+
+    def _token_request(self, realm: str, service: str | None, scopes: list[str]) -> httpx.Request:
+        creds = self._creds
+        if creds.identity_token is not None:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token.get_secret_value(),
+                "client_id": CLIENT_ID,
+                "scope": " ".join(scopes),
+            }
+            if service:
+                form["service"] = service
+            return httpx.Request("POST", realm, data=form)
+        params: list[tuple[str, str]] = []
+        if service:
+            params.append(("service", service))
+        params.extend(("scope", s) for s in scopes)
+        headers = {}
+        if creds.has_basic:
+            headers["Authorization"] = basic_header(creds)
+            params.append(("account", creds.username or ""))
+        return httpx.Request("GET", realm, params=tuple(params), headers=headers)
 
 
 def _read_capped(resp: httpx.Response, limit: int) -> bytes | None:

@@ -55,14 +55,18 @@ ERROR_BODY_MAX = 64 * 1024
 MAX_PAGES = 10_000
 USER_AGENT = "shoal/0.1"
 
-_CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_DECIMAL_RE = re.compile(r"[0-9]{1,20}")
+_CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)", re.ASCII)
 _LINK_RE = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;]*)*)")
 _REL_NEXT_RE = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?')
 
 
 def is_loopback(host: str) -> bool:
     """True for ``localhost``, 127.0.0.0/8 and ::1, with or without a port."""
-    name = urlsplit(f"//{host}").hostname or ""
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # "[not-ipv6]": not a host at all, certainly not a local one
+        return False
     if name == "localhost":
         return True
     try:
@@ -197,8 +201,7 @@ class RegistryClient:
                 digest = None
         if by_digest and digest is not None and digest != ref:
             raise DigestMismatch(f"{what}: registry says it is {digest}")
-        length = resp.headers.get("content-length", "")
-        size = int(length) if length.isdigit() else None
+        size = _decimal(resp.headers.get("content-length"))
         media_type = resp.headers.get("content-type", "").split(";")[0].strip()
         return digest, media_type, size
 
@@ -270,6 +273,8 @@ class RegistryClient:
                     reason = f"connection lost after {part.written} of {desc.size} bytes"
                     reason += f" ({type(e).__name__})"
                     cause: Exception | None = e
+                except httpx.DecodingError as e:
+                    raise RegistryError(f"{what}: body does not match its Content-Encoding") from e
                 except _WrongRange:
                     part.restart()
                     reason, cause = "server sent the wrong byte range", None
@@ -344,8 +349,10 @@ class RegistryClient:
         for m in _LINK_RE.finditer(header):
             rels = _REL_NEXT_RE.findall(m.group(2))
             if any("next" in r.split() for r in rels):
-                target = urljoin(self.base_url + current, m.group(1))
-                parts = urlsplit(target)
+                try:
+                    parts = urlsplit(urljoin(self.base_url + current, m.group(1)))
+                except ValueError as e:
+                    raise RegistryError(f"{what}: malformed pagination link") from e
                 if f"{parts.scheme}://{parts.netloc}" != self.base_url:
                     # Following it would send our token to another host.
                     raise RegistryError(f"{what}: pagination link leaves the registry")
@@ -400,6 +407,9 @@ class RegistryClient:
         while True:
             try:
                 resp = self._http.send(request, stream=True)
+            except (httpx.TooManyRedirects, httpx.DecodingError, httpx.InvalidURL) as e:
+                # Not transient: retrying cannot help.
+                raise RegistryError(f"{what}: {_not_transient(e)} from {request.url.host}") from e
             except httpx.TransportError as e:
                 if attempt >= self._retries:
                     raise RegistryError(
@@ -429,8 +439,8 @@ class RegistryClient:
     def _read_limited(
         self, resp: httpx.Response, limit: int, setting: str | None, what: str
     ) -> bytes:
-        length = resp.headers.get("content-length")
-        if setting and length and length.isdigit() and int(length) > limit:
+        length = _decimal(resp.headers.get("content-length"))
+        if setting and length is not None and length > limit:
             raise LimitExceeded(f"{what}: {length} bytes exceed {setting} ({limit})", limit=setting)
         buf = bytearray()
         try:
@@ -442,6 +452,8 @@ class RegistryClient:
                             f"{what}: more than {setting} ({limit}) bytes", limit=setting
                         )
                     raise DigestMismatch(f"{what}: more bytes than the descriptor's {limit}")
+        except httpx.DecodingError as e:
+            raise RegistryError(f"{what}: body does not match its Content-Encoding") from e
         except httpx.TransportError as e:
             raise RegistryError(f"{what}: connection lost reading the body") from e
         return bytes(buf)
@@ -454,8 +466,8 @@ class RegistryClient:
                 body += chunk
                 if len(body) > ERROR_BODY_MAX:
                     break
-        except httpx.TransportError:
-            pass
+        except (httpx.TransportError, httpx.DecodingError):
+            pass  # the status alone still says what went wrong
         detail = _error_detail(body[:ERROR_BODY_MAX])
         status = resp.status_code
         suffix = f" ({detail})" if detail else ""
@@ -499,6 +511,14 @@ class _Partial:
             raise DigestMismatch(f"{self.what}: content hashes to {got}")
 
 
+def _not_transient(e: Exception) -> str:
+    if isinstance(e, httpx.TooManyRedirects):
+        return "too many redirects (TooManyRedirects)"
+    if isinstance(e, httpx.DecodingError):
+        return "body does not match its Content-Encoding"
+    return f"invalid URL ({type(e).__name__})"
+
+
 def _pull(repo: str) -> str:
     return f"repository:{repo}:pull"
 
@@ -539,13 +559,20 @@ def _range_start(resp: httpx.Response) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _decimal(value: str | None) -> int | None:
+    """A header's non-negative integer (ASCII digits only: str.isdigit accepts '²')."""
+    if value is None or not _DECIMAL_RE.fullmatch(value.strip()):
+        return None
+    return int(value.strip())
+
+
 def _retry_after(value: str | None) -> float | None:
     """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = _decimal(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -333,3 +333,21 @@ def test_fuzz_token_responses(body: bytes) -> None:
     else:
         token = json.loads(body)
         assert a.authorization("s") == "Bearer " + (token.get("token") or token["access_token"])
+
+
+@given(st.text(max_size=80), st.text(max_size=30))
+def test_fuzz_realm_and_service(realm: str, service: str) -> None:
+    a, _ = _auth(ALICE, _token())
+
+    def q(v: str) -> str:
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    try:
+        # as received: httpx decodes raw header bytes, so any text can arrive
+        raw = f"Bearer realm={q(realm)},service={q(service)}".encode()
+        a.authenticate(httpx.Headers([(b"WWW-Authenticate", raw)]), "s")
+    except AuthError as e:
+        assert "\n" not in str(e)
+        assert SECRET not in str(e)
+    else:
+        assert a.authorization("s") == "Bearer tok-1"

@@ -911,3 +911,29 @@ def test_manifest_body_any_bytes(body: bytes) -> None:
     else:
         assert data == body
         assert digest == sha(body)
+
+
+@given(st.text(max_size=60))
+def test_is_loopback_fuzz(host: str) -> None:
+    assert is_loopback(host) in (True, False)
+
+
+@pytest.mark.parametrize("link", ["<//[>; rel=next", '<http://registry.test:x/>; rel="next"'])
+def test_malformed_pagination_links(link: str) -> None:
+    c, _, _ = client({})
+    with pytest.raises(RegistryError, match="pagination link"):
+        c._next_link(link, "/v2/app/tags/list", "w")
+
+
+def test_too_many_redirects_is_a_registry_error() -> None:
+    loop = lambda r: httpx.Response(302, headers={"Location": "/v2/app/manifests/v1"})
+    c, _, _ = client({"/v2/app/manifests/v1": loop})
+    with pytest.raises(RegistryError, match="TooManyRedirects"):
+        c.get_manifest("app", "v1")
+
+
+def test_bad_content_encoding_is_a_registry_error() -> None:
+    bad = lambda r: httpx.Response(200, content=b"not gzip", headers={"Content-Encoding": "gzip"})
+    c, _, _ = client({"/v2/app/manifests/v1": bad})
+    with pytest.raises(RegistryError, match="Content-Encoding"):
+        c.get_manifest("app", "v1")
