@@ -1,0 +1,105 @@
+"""dotnet/deps-json: NuGet packages a .NET application was built with, from `*.deps.json`.
+
+The .NET SDK writes `<app>.deps.json` beside the application's assemblies
+(https://github.com/dotnet/sdk/blob/main/documentation/specs/runtime-configuration-file.md).
+Its `libraries` map is keyed `Name/Version`; each value has a `type`:
+
+* `package`: a NuGet package, with `sha512` (of the .nupkg), `path` and `hashPath`;
+* `runtimepack`: a NuGet runtime pack of a self-contained app;
+* `project`: a project of the build itself (the application, or a referenced project);
+* `reference`: a plain assembly reference, with no package behind it.
+
+Packages and runtime packs are reported; projects too, marked `type=project`, as Syft does,
+since a project's version is what the application reports. References are skipped: they
+name a DLL, not anything a NuGet advisory could be about.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shoal.catalog.base import Cataloger, FileEntry, LayerFile
+from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+
+NAME = "dotnet/deps-json"
+
+_REPORTED = ("package", "runtimepack", "project")
+_MAX_UNKNOWNS = 20
+
+
+class DotnetCataloger(Cataloger):
+    name = NAME
+    version = 1
+
+    def wants(self, entry: FileEntry) -> bool:
+        return entry.path.endswith(".deps.json")
+
+    def catalog(self, f: LayerFile) -> CatalogResult:
+        return parse_deps_json(f.data, f.path)
+
+
+def parse_deps_json(data: bytes, path: str) -> CatalogResult:
+    """Libraries listed in a `.deps.json`."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))  # MSBuild may write a BOM
+    except json.JSONDecodeError as e:
+        return CatalogResult.failed(
+            path, NAME, f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"
+        )
+    except (ValueError, RecursionError) as e:  # bad UTF-8, nesting too deep, huge numbers
+        return CatalogResult.failed(path, NAME, f"invalid JSON: {_one_line(e)}")
+    if not isinstance(doc, dict):
+        return CatalogResult.failed(path, NAME, "top level is not an object")
+    libraries = doc.get("libraries")
+    if not isinstance(libraries, dict):
+        return CatalogResult.failed(path, NAME, "'libraries' is missing or not an object")
+
+    found: dict[tuple[str, str], Package] = {}
+    problems: list[str] = []
+    for key, lib in libraries.items():
+        label = key[:100]
+        if not isinstance(lib, dict):
+            problems.append(f"libraries[{label!r}] is not an object")
+            continue
+        kind = lib.get("type")
+        if kind not in _REPORTED:
+            continue
+        name, slash, version = key.partition("/")
+        if not slash or not name or not version or any(c.isspace() for c in key):
+            problems.append(f"libraries[{label!r}]: key is not 'Name/Version'")
+            continue
+        if (name, version) in found:
+            continue
+        found[(name, version)] = Package(
+            name=name,
+            version=version,
+            type=PackageType.DOTNET,
+            cataloger=NAME,
+            locations=(Location(path=path),),
+            metadata=_metadata(lib),
+        )
+
+    reasons = problems[:_MAX_UNKNOWNS]
+    if len(problems) > _MAX_UNKNOWNS:
+        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
+    return CatalogResult(
+        packages=tuple(found.values()),
+        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
+    )
+
+
+def _metadata(lib: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    meta: list[tuple[str, str]] = [("type", str(lib["type"]))]
+    for key in ("sha512", "path", "hashPath"):
+        value = lib.get(key)
+        if isinstance(value, str) and value:
+            meta.append((key, value))
+    return tuple(meta)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+__all__ = ["DotnetCataloger", "parse_deps_json"]
