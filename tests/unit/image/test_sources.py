@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,7 @@ from shoal.image.sources import (
     split_path_tag,
 )
 from shoal.image.sources.docker_archive import normalize_tag
+from shoal.image.sources.files import open_tar
 from shoal.oci.manifest import DOCKER_LAYER
 from shoal.oci.types import DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_MANIFEST
 from tests.support.images import BuiltImage, LayerSpec, OciLayoutBuilder, make_tar
@@ -348,6 +350,21 @@ def test_oci_archive_compressed_with_gzip(
     src.close()
     with pytest.raises(LimitExceeded, match=r"decompresses to more than 1000 bytes"):
         open_source(f"oci-archive:{gz}", small(image_bytes=1000))
+
+
+def test_oci_archive_compressed_with_zstd(
+    layout: tuple[OciLayoutBuilder, BuiltImage], tmp_path: Path, cfg: Settings
+) -> None:
+    b, img = layout
+    archive = tmp_path / "image.tar"
+    skopeo(f"oci:{b.path}:v1", f"oci-archive:{archive}:v1")
+    zst = tmp_path / "image.tar.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(archive.read_bytes()))
+    src = open_source(str(zst), cfg)
+    assert isinstance(src, OciArchiveSource)
+    [image] = src.resolve(None)
+    assert image.config.diff_ids == tuple(img.diff_ids)
+    src.close()
 
 
 def tar_with(entries: list[tarfile.TarInfo | tuple[str, bytes]]) -> bytes:
@@ -814,3 +831,28 @@ def test_fuzz_archives_fail_cleanly(index: bytes, manifest_json: bytes) -> None:
                 src.resolve(None)
             except ShoalError as e:
                 assert "\n" not in str(e)
+
+
+member_names = st.lists(
+    st.text(alphabet="./ab\\:", min_size=1, max_size=12), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=member_names, links=member_names)
+def test_fuzz_member_names_never_escape(names: list[str], links: list[str]) -> None:
+    entries: list[tarfile.TarInfo | tuple[str, bytes]] = [(n, b"x") for n in names]
+    entries += [symlink(f"l{i}", target) for i, target in enumerate(links)]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "names.tar"
+        archive.write_bytes(tar_with(entries))
+        try:
+            tree = open_tar(archive, Settings())
+        except SourceError as e:
+            assert "\n" not in str(e)
+            return
+        for i in range(len(links)):
+            # A link resolves to a member of the archive or to nothing, never to a host file.
+            if tree.exists(f"l{i}"):
+                assert tree.read(f"l{i}", 10) == b"x"
+        tree.close()
