@@ -1,7 +1,7 @@
 # ruff: noqa: E731 - request handlers read best as one-line lambdas
-"""RegistryClient protocol edge cases against httpx.MockTransport: token flow, retries,
-Retry-After, truncated blobs resumed with Range, digest checks, pagination, redirects and
-the error mapping. The real registry (tests/integration) covers the ordinary paths."""
+"""RegistryClient and RegistrySource protocol edge cases against httpx.MockTransport: token
+flow, retries, Retry-After, truncated blobs resumed with Range, digest checks, pagination,
+redirects and the error mapping. The real registry (tests/integration) covers the rest."""
 
 from __future__ import annotations
 
@@ -20,17 +20,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from shoal.config import Limits, OciSettings
+from shoal.config import Limits, OciSettings, Settings
 from shoal.errors import (
     AuthError,
     DigestMismatch,
+    InvalidReference,
     LimitExceeded,
     NotFound,
     RateLimited,
     RegistryError,
+    UnsupportedManifest,
 )
 from shoal.oci.client import RegistryClient, _error_detail, _retry_after, is_loopback
 from shoal.oci.credentials import ANONYMOUS, Credentials
+from shoal.oci.registry_source import RegistrySource
 from shoal.oci.types import OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor
 
 SECRET = "wonderland-42"
@@ -937,3 +940,134 @@ def test_bad_content_encoding_is_a_registry_error() -> None:
     c, _, _ = client({"/v2/app/manifests/v1": bad})
     with pytest.raises(RegistryError, match="Content-Encoding"):
         c.get_manifest("app", "v1")
+
+
+# -- RegistrySource over MockTransport ----------------------------------------------------------
+
+
+def _source(
+    routes: dict[str, Handler | list[Handler]], ref: str = "registry.test/app:v1"
+) -> RegistrySource:
+    c, _, _ = client(routes)
+    return RegistrySource(ref, Settings(), client=c)
+
+
+def _doc(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def _serve(data: bytes, media_type: str) -> Handler:
+    return lambda r: httpx.Response(200, content=data, headers={"Content-Type": media_type})
+
+
+CONFIG = _doc(
+    {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+)
+IMAGE = _doc(
+    {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": sha(CONFIG),
+            "size": len(CONFIG),
+        },
+        "layers": [],
+    }
+)
+
+
+def test_source_resolves_a_manifest() -> None:
+    src = _source(
+        {
+            "/v2/app/manifests/v1": _serve(IMAGE, OCI_MANIFEST),
+            f"/v2/app/blobs/{sha(CONFIG)}": _serve(CONFIG, "x"),
+        }
+    )
+    (res,) = src.resolve(None)
+    assert res.manifest.digest == sha(IMAGE)
+    assert res.config.digest == sha(CONFIG)
+    assert res.reference == "registry.test/app:v1"
+    assert repr(src) == "RegistrySource('registry.test/app:v1')"
+
+
+def test_source_rejects_a_config_that_does_not_match() -> None:
+    src = _source(
+        {
+            "/v2/app/manifests/v1": _serve(IMAGE, OCI_MANIFEST),
+            f"/v2/app/blobs/{sha(CONFIG)}": _serve(CONFIG[:-1] + b" ", "x"),
+        }
+    )
+    with pytest.raises(DigestMismatch, match=f"registry.test/app@{sha(CONFIG)}: content hashes to"):
+        src.resolve(None)
+
+
+def test_source_rejects_nested_indexes() -> None:
+    inner = _doc({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
+    outer = _doc(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": sha(inner),
+                    "size": len(inner),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    )
+    src = _source(
+        {
+            "/v2/app/manifests/v1": _serve(outer, OCI_INDEX),
+            f"/v2/app/manifests/{sha(inner)}": _serve(inner, OCI_INDEX),
+        }
+    )
+    with pytest.raises(UnsupportedManifest, match="index inside an index"):
+        src.resolve("linux/amd64")
+
+
+def test_source_index_child_is_verified() -> None:
+    claimed = "sha256:" + "9" * 64
+    index = _doc(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": claimed,
+                    "size": len(IMAGE),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    )
+    # the registry answers the child's digest with other content
+    src = _source(
+        {
+            "/v2/app/manifests/v1": _serve(index, OCI_INDEX),
+            f"/v2/app/manifests/{claimed}": _serve(IMAGE, OCI_MANIFEST),
+        }
+    )
+    with pytest.raises(DigestMismatch, match=f"registry.test/app@{claimed}"):
+        src.resolve("linux/amd64")
+
+
+def test_source_schema1_is_unsupported() -> None:
+    s1 = _doc({"schemaVersion": 1, "name": "app", "tag": "v1", "fsLayers": [], "history": []})
+    src = _source(
+        {
+            "/v2/app/manifests/v1": _serve(
+                s1, "application/vnd.docker.distribution.manifest.v1+prettyjws"
+            )
+        }
+    )
+    with pytest.raises(UnsupportedManifest, match="schema 1"):
+        src.resolve(None)
+
+
+def test_source_invalid_reference() -> None:
+    with pytest.raises(InvalidReference, match="must be lowercase"):
+        RegistrySource("registry.test/App:v1", Settings())
