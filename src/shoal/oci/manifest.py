@@ -136,7 +136,9 @@ def parse_config(
         _fail(where, f"'rootfs' must be an object, got {_kind(rootfs)}")
     if rootfs.get("type") != "layers":
         _fail(where, f"unsupported rootfs.type {_short(rootfs.get('type'))}: expected 'layers'")
-    raw_ids = rootfs.get("diff_ids", [])
+    raw_ids = rootfs.get("diff_ids")
+    if raw_ids is None:  # absent, or null as Go writes an empty image-spec slice
+        raw_ids = []
     if not isinstance(raw_ids, list):
         _fail(where, f"'rootfs.diff_ids' must be an array, got {_kind(raw_ids)}")
     diff_ids = tuple(

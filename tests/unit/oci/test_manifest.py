@@ -352,6 +352,13 @@ def test_malformed_configs(doc: dict[str, Any], expected: str) -> None:
     assert expected in str(exc.value)
 
 
+def test_config_with_null_diff_ids_has_no_layers() -> None:
+    doc = config_doc(rootfs={"type": "layers", "diff_ids": None}, history=None)
+    cfg = parse_config(json.dumps(doc).encode(), H, where=WHERE)
+    assert cfg.diff_ids == ()
+    assert cfg.created_by() == ()
+
+
 def test_config_without_platform_is_allowed() -> None:
     doc = config_doc()
     del doc["os"], doc["architecture"]
