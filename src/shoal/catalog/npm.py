@@ -87,13 +87,11 @@ def npm_licenses(doc: dict[str, Any]) -> tuple[str, ...]:
         if isinstance(value, str) and value.strip() and value.strip() not in found:
             found.append(value.strip())
 
-    add(doc.get("license"))
-    legacy = doc.get("licenses")
-    if isinstance(legacy, list):
-        for item in legacy[:64]:
+    for field in ("license", "licenses"):
+        value = doc.get(field)
+        # either field may hold one value or, against the spec but in the wild, an array
+        for item in value[:64] if isinstance(value, list) else [value]:
             add(item)
-    else:
-        add(legacy)
     return tuple(found)
 
 

@@ -2,8 +2,9 @@
 
 Reads the core metadata (https://packaging.python.org/specifications/core-metadata/) that
 installers leave behind: `<name>.dist-info/METADATA` (wheels, pip), `<name>.egg-info/PKG-INFO`
-and the single-file `<name>.egg-info` form (setuptools, distro packages), and zipped `.egg`
-files, whose `EGG-INFO/PKG-INFO` member is read with a bound on its decompressed size.
+and the single-file `<name>.egg-info` form (setuptools, distro packages), and eggs: unzipped
+(`<name>.egg/EGG-INFO/PKG-INFO`) or zipped `.egg` files, whose `EGG-INFO/PKG-INFO` member is
+read with a bound on its decompressed size.
 
 The metadata is an RFC 822-style header block: `Key: value` lines, continuation lines that
 start with white space, and a body (the long description) after the first empty line.
@@ -65,6 +66,7 @@ class PythonCataloger(Cataloger):
         return (
             p.endswith(".dist-info/METADATA")
             or p.endswith(".egg-info/PKG-INFO")
+            or p.endswith(".egg/EGG-INFO/PKG-INFO")  # an egg unzipped into a directory
             or p.endswith(".egg-info")
             or p.endswith(".egg")
         )
@@ -72,7 +74,12 @@ class PythonCataloger(Cataloger):
     def catalog(self, f: LayerFile) -> CatalogResult:
         if f.path.endswith(".egg"):
             return parse_egg(f.data, f.path)
-        kind = "dist-info" if f.path.endswith("/METADATA") else "egg-info"
+        if f.path.endswith("/METADATA"):
+            kind = "dist-info"
+        elif f.path.endswith("/EGG-INFO/PKG-INFO"):
+            kind = "egg"
+        else:
+            kind = "egg-info"
         return parse_python_metadata(_decode(f.data), f.path, kind=kind)
 
 

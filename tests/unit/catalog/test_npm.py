@@ -93,6 +93,12 @@ def test_legacy_license_object() -> None:
     assert pkg.licenses == ("MIT",)
 
 
+def test_license_array_in_the_license_field() -> None:
+    doc = {"name": "odd", "version": "1.0.0", "license": ["MIT", {"type": "ISC"}]}
+    (pkg,) = parse_package_json(json.dumps(doc).encode(), "/p").packages
+    assert pkg.licenses == ("MIT", "ISC")
+
+
 def test_private_flag_is_kept() -> None:
     doc = {"name": "inner", "version": "1.0.0", "private": True}
     (pkg,) = parse_package_json(json.dumps(doc).encode(), "/p").packages

@@ -33,6 +33,7 @@ def _catalog(rel: str, image_path: str) -> tuple[list[tuple[str, str, tuple[str,
         "/usr/lib/python3/dist-packages/PyJWT-2.6.0.egg-info/PKG-INFO",
         "/usr/lib/python3/dist-packages/PyYAML-5.3.1-py3.11.egg-info",
         f"{SITE}/PyYAML-5.3.1-py3.11-linux-x86_64.egg",
+        f"{SITE}/PyYAML-5.3.1-py3.11-linux-x86_64.egg/EGG-INFO/PKG-INFO",
     ],
 )
 def test_wants_metadata_files(path: str) -> None:
@@ -116,6 +117,13 @@ def test_zipped_egg() -> None:
     assert (pkg.name, pkg.version, pkg.purl) == ("PyYAML", "5.3.1", "pkg:pypi/pyyaml@5.3.1")
     assert pkg.meta("kind") == "egg"
     assert pkg.locations[0].path == path
+
+
+def test_unzipped_egg_directory() -> None:
+    path = f"{SITE}/PyYAML-5.3.1-py3.11-linux-x86_64.egg/EGG-INFO/PKG-INFO"
+    data = (DATA / "site-packages/PyYAML-5.3.1-py3.11.egg-info").read_bytes()
+    (pkg,) = PythonCataloger().catalog(LayerFile(path=path, data=data)).packages
+    assert (pkg.name, pkg.version, pkg.meta("kind")) == ("PyYAML", "5.3.1", "egg")
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
