@@ -41,7 +41,6 @@ CLIENT_ID = "shoal"
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _TOKEN_RE = re.compile(_TOKEN)
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
-_SPACE_RE = re.compile(r"[ \t]*")
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 # What a bearer token may look like in a header value: visible ASCII, no spaces.
 _SAFE_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
@@ -70,14 +69,18 @@ def parse_challenges(header: str) -> list[Challenge]:
         scheme = m.group().lower()
         pos = m.end()
         params: dict[str, str] = {}
-        after_space = _SPACE_RE.match(header, pos)
-        assert after_space is not None  # matches the empty string too
-        if after_space.end() > pos:
-            pos = after_space.end()
-            pos = _parse_params(header, pos, params)
+        after_space = _skip_space(header, pos)
+        if after_space > pos:
+            pos = _parse_params(header, after_space, params)
         out.append(Challenge(scheme, params))
         pos = _skip(header, pos)
     return out
+
+
+def _skip_space(header: str, pos: int) -> int:
+    while pos < len(header) and header[pos] in " \t":
+        pos += 1
+    return pos
 
 
 def _skip(header: str, pos: int) -> int:
@@ -89,22 +92,18 @@ def _skip(header: str, pos: int) -> int:
 
 def _parse_params(header: str, pos: int, params: dict[str, str]) -> int:
     """Parse ``name=value`` pairs from ``pos``; stop before the next challenge's scheme."""
-    if _is_token68(header, pos):  # "Negotiate abc==": no registry scheme uses these
-        t68 = _TOKEN68_RE.match(header, pos)
-        assert t68 is not None
-        return t68.end()
+    t68 = _token68_end(header, pos)
+    if t68 is not None:  # "Negotiate abc==": no registry scheme uses these
+        return t68
     while pos < len(header):
         m = _TOKEN_RE.match(header, pos)
         if not m:
             raise ValueError(f"expected a parameter at offset {pos}")
-        eq = _SPACE_RE.match(header, m.end())
-        assert eq is not None
-        if eq.end() >= len(header) or header[eq.end()] != "=":
+        eq = _skip_space(header, m.end())
+        if eq >= len(header) or header[eq] != "=":
             return pos  # a bare token after a comma: the next challenge's scheme
         name = m.group().lower()
-        vpos = _SPACE_RE.match(header, eq.end() + 1)
-        assert vpos is not None
-        pos = vpos.end()
+        pos = _skip_space(header, eq + 1)
         q = _QUOTED_RE.match(header, pos)
         if q:
             value = re.sub(r"\\(.)", r"\1", q.group(1))
@@ -117,9 +116,7 @@ def _parse_params(header: str, pos: int, params: dict[str, str]) -> int:
         if name in params:
             raise ValueError(f"parameter {name!r} given twice")
         params[name] = value
-        sep = _SPACE_RE.match(header, pos)
-        assert sep is not None
-        pos = sep.end()
+        pos = _skip_space(header, pos)
         if pos < len(header):
             if header[pos] != ",":
                 raise ValueError(f"expected ',' at offset {pos}")
@@ -127,21 +124,24 @@ def _parse_params(header: str, pos: int, params: dict[str, str]) -> int:
     return pos
 
 
-def _is_token68(header: str, pos: int) -> bool:
+def _token68_end(header: str, pos: int) -> int | None:
+    """Where a token68 starting at ``pos`` ends, or None if there is none."""
     t68 = _TOKEN68_RE.match(header, pos)
     if not t68:
-        return False
-    rest = _SPACE_RE.match(header, t68.end())
-    assert rest is not None
-    at_end = rest.end() >= len(header) or header[rest.end()] == ","
+        return None
+    rest = _skip_space(header, t68.end())
+    at_end = rest >= len(header) or header[rest] == ","
     # "abc" alone is a token68 too, but then it is indistinguishable from a scheme; only
     # treat it as one when it is followed by the end or a comma and is not "name=value".
-    return at_end and (t68.group().endswith("=") or "=" not in header[pos : rest.end()])
+    if at_end and (t68.group().endswith("=") or "=" not in header[pos:rest]):
+        return t68.end()
+    return None
 
 
 def basic_header(creds: Credentials) -> str:
-    assert creds.username is not None and creds.password is not None
-    raw = f"{creds.username}:{creds.password.get_secret_value()}".encode()
+    """``Basic base64(user:password)``; the caller checked `creds.has_basic`."""
+    password = creds.password.get_secret_value() if creds.password is not None else ""
+    raw = f"{creds.username or ''}:{password}".encode()
     return "Basic " + base64.b64encode(raw).decode()
 
 
