@@ -219,11 +219,12 @@ def make_bdb(
 def make_ndb(dest: Path, blobs: list[tuple[int, bytes]], deleted: bytes) -> None:
     """An NDB `Packages.db` in rpmpkg.c's layout; `deleted` is stored then removed."""
     page, blk = 4096, 16
-    slotnpages = 1
-    out = bytearray(page * slotnpages)
-    slots: list[tuple[int, int, int]] = []
     items = [(h, b) for h, b in blobs]
     items.insert(1, (max(h for h, _ in blobs) + 1, deleted))
+    # 256 slots a page, the first two of them taken by the file header
+    slotnpages = (len(items) + 2 + 255) // 256
+    out = bytearray(page * slotnpages)
+    slots: list[tuple[int, int, int]] = []
     for pkgidx, blob in items:
         blkoff = len(out) // blk
         head = struct.pack("<4sIII", b"BlbS", pkgidx, 1_700_000_000, len(blob))

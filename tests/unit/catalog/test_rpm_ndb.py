@@ -64,6 +64,22 @@ def test_deleted_package_leaves_a_free_slot_and_zeroed_blocks() -> None:
     assert not any(data[gap_start * 16 : used[1][2] * 16])
 
 
+def test_second_slot_page() -> None:
+    """rpm adds a slot page when 254 packages fill the first, moving the blobs up by a page;
+    a package whose slot is on the second page is found like any other."""
+    data = load()
+    empty = struct.pack("<4sIII", b"Slot", 0, 0, 0) * 256
+    out = bytearray(data[:4096]) + empty + data[4096:]
+    struct.pack_into("<I", out, 12, 2)
+    for slotno, _, blkoff, _ in slots(data):
+        struct.pack_into("<I", out, slotno * 16 + 8, blkoff + 4096 // 16)
+    last = slots(out)[-1][0]
+    out[4096 + 5 * 16 : 4096 + 6 * 16] = out[last * 16 : (last + 1) * 16]
+    out[last * 16 : (last + 1) * 16] = struct.pack("<4sIII", b"Slot", 0, 0, 0)
+    assert len(slots(out)) == 6  # only six left on the first page
+    assert sorted(records(out), key=repr) == sorted(records(data), key=repr)
+
+
 @pytest.mark.parametrize(
     ("offset", "fmt", "value", "message"),
     [
