@@ -35,7 +35,7 @@ class CargoLockCataloger(Cataloger):
 
     def catalog(self, f: LayerFile) -> CatalogResult:
         try:
-            text = f.data.decode("utf-8")
+            text = f.data.decode("utf-8-sig")  # tolerate a byte-order mark
         except UnicodeDecodeError as e:
             return CatalogResult.failed(f.path, NAME, f"not UTF-8 at byte {e.start}")
         return parse_cargo_lock(text, f.path)

@@ -201,7 +201,7 @@ def _decode(data: bytes) -> str:
     # Core metadata is UTF-8; metadata written by old setuptools may be Latin-1, which
     # decodes any byte string and keeps the ASCII Name/Version intact.
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError:
         return data.decode("latin-1")
 

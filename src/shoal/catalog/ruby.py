@@ -45,7 +45,7 @@ class RubyCataloger(Cataloger):
 
     def catalog(self, f: LayerFile) -> CatalogResult:
         try:
-            text = f.data.decode("utf-8")
+            text = f.data.decode("utf-8-sig")  # tolerate a byte-order mark
         except UnicodeDecodeError:
             text = f.data.decode("latin-1")  # names and versions are ASCII either way
         return parse_gemspec(text, f.path)

@@ -43,7 +43,7 @@ class YarnLockCataloger(Cataloger):
 
     def catalog(self, f: LayerFile) -> CatalogResult:
         try:
-            text = f.data.decode("utf-8")
+            text = f.data.decode("utf-8-sig")  # tolerate a byte-order mark
         except UnicodeDecodeError as e:
             return CatalogResult.failed(f.path, NAME, f"not UTF-8 at byte {e.start}")
         return parse_yarn_lock(text, f.path)

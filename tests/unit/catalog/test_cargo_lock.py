@@ -142,3 +142,10 @@ def test_fuzz_tables_never_raise(tables: list[dict[str, object]]) -> None:
     res = parse_cargo_lock(text, "/c")
     for u in res.unknowns:
         assert "\n" not in u.reason
+
+
+def test_byte_order_mark_is_tolerated() -> None:
+    data = b"\xef\xbb\xbf" + (DATA / "v3/Cargo.lock").read_bytes()
+    res = CargoLockCataloger().catalog(LayerFile(path="/c/Cargo.lock", data=data))
+    assert res.unknowns == ()
+    assert len(res.packages) == 4

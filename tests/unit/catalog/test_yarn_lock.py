@@ -186,3 +186,10 @@ def test_berry_hostile_nesting_is_refused_without_crashing() -> None:
     res = parse_yarn_lock("__metadata:\n  version: 8\nx: " + "[" * 200_000 + "\n", "/y")
     assert res.packages == ()
     assert res.unknowns[0].reason == "invalid YAML: nested deeper than 64 levels"
+
+
+def test_byte_order_mark_is_tolerated() -> None:
+    data = b"\xef\xbb\xbf" + (DATA / "v1/yarn.lock").read_bytes()
+    res = YarnLockCataloger().catalog(LayerFile(path="/y/yarn.lock", data=data))
+    assert res.unknowns == ()
+    assert len(res.packages) == 10
