@@ -16,9 +16,7 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any, BinaryIO, ClassVar
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from shoal.config import Limits
 from shoal.export.base import (
@@ -30,6 +28,10 @@ from shoal.export.base import (
     sorted_unknowns,
 )
 from shoal.export.identity import package_ids
+
+if TYPE_CHECKING:
+    import jsonschema
+
 from shoal.model import (
     Distro,
     ImageInfo,
@@ -156,6 +158,10 @@ def native_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    # imported here: jsonschema pulls in format checkers that take seconds to import,
+    # and writing an SBOM never needs them
+    import jsonschema
+
     return jsonschema.Draft202012Validator(native_schema())
 
 
@@ -197,7 +203,9 @@ def _check(doc: Any) -> None:
         shown = repr(schema)[:120]
         raise SbomFormatError(f"native SBOM: schema is {shown}, this reader knows {SCHEMA_ID!r}")
     try:
-        error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
+        from jsonschema.exceptions import best_match
+
+        error = best_match(_validator().iter_errors(doc))
     except RecursionError as e:
         raise SbomFormatError("native SBOM: JSON nested too deeply") from e
     if error is not None:
