@@ -23,7 +23,15 @@ import struct
 from dataclasses import dataclass
 
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.catalog.elf import PF_W, PF_X, PT_LOAD, ElfError, ElfFile, is_elf, parse_elf
+from shoal.catalog.elf import (
+    PF_W,
+    PF_X,
+    PT_LOAD,
+    Executable,
+    ExecutableError,
+    is_executable,
+    parse_executable,
+)
 from shoal.errors import CatalogError
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
 
@@ -39,14 +47,10 @@ MAX_STRING = 4 * 1024 * 1024
 # embeds the magic as data, such as `go` itself, has a few).
 _MAX_HITS = 64
 
-_EXEC_MAGICS = (
-    b"\x7fELF",
-    b"\xfe\xed\xfa\xce",  # Mach-O 32-bit, big-endian
-    b"\xce\xfa\xed\xfe",  # Mach-O 32-bit, little-endian
-    b"\xfe\xed\xfa\xcf",  # Mach-O 64-bit, big-endian
-    b"\xcf\xfa\xed\xfe",  # Mach-O 64-bit, little-endian
-    b"\xca\xfe\xba\xbe",  # Mach-O universal (fat)
-)
+_FAT_MACHO = b"\xca\xfe\xba\xbe"
+# Where the linker puts the header: its own section on ELF and Mach-O; on PE, the start
+# of .data (found by the scan below).
+_SECTIONS = (".go.buildinfo", "__go_buildinfo")
 _BIN_DIRS = ("/bin/", "/sbin/", "/libexec/")
 
 
@@ -93,7 +97,9 @@ class GoBinaryCataloger(Cataloger):
         return entry.executable or p.endswith(".exe") or any(d in p for d in _BIN_DIRS)
 
     def accepts(self, head: bytes) -> bool:
-        return head[:4] in _EXEC_MAGICS or head[:2] == b"MZ"
+        # Fat (universal) Mach-O too: it is not parsed, but the magic scan finds inline
+        # build info in its first slice.
+        return is_executable(head) or head[:4] == _FAT_MACHO
 
     def catalog(self, f: LayerFile) -> CatalogResult:
         return parse_go_binary(f.data, f.path)
@@ -113,7 +119,7 @@ def parse_go_binary(data: bytes, path: str) -> CatalogResult:
         info, problems = parse_modinfo(go_version, modinfo)
     except GoBuildInfoError as e:
         return CatalogResult.failed(path, NAME, f"Go build info: {e}")
-    arch = info.setting("GOARCH") or _elf_arch(data)
+    arch = info.setting("GOARCH") or _exe_arch(data)
     unknowns = tuple(Unknown(path, NAME, f"Go build info: {p}") for p in problems)
     return CatalogResult(packages=packages_from(info, path, arch), unknowns=unknowns)
 
@@ -123,30 +129,30 @@ def read_build_info(data: bytes) -> tuple[str, str] | None:
 
     Raises `GoBuildInfoError` when the header is there but broken.
     """
-    elf: ElfFile | None = None
-    elf_problem = "not an ELF file"
+    exe: Executable | None = None
+    exe_problem = "not an ELF, PE or Mach-O file"
     block = b""
-    if is_elf(data):
-        try:
-            elf = parse_elf(data)
-        except ElfError as e:
-            # Broken headers need not hide inline build info: fall through to the scan.
-            elf_problem = str(e)
-    if elf is not None:
-        sec = elf.section(".go.buildinfo")
+    try:
+        exe = parse_executable(data)
+    except ExecutableError as e:
+        # Broken headers need not hide inline build info: fall through to the scan.
+        exe_problem = str(e)
+    if exe is not None:
+        sec = next((s for s in map(exe.section, _SECTIONS) if s is not None), None)
         if sec is not None:
             try:
-                block = elf.section_data(sec)
-            except ElfError as e:
+                block = exe.section_data(sec)
+            except ExecutableError as e:
                 raise GoBuildInfoError(str(e)) from e
             if not block.startswith(MAGIC):
-                raise GoBuildInfoError(".go.buildinfo section does not start with the magic")
+                raise GoBuildInfoError(f"{sec.name} section does not start with the magic")
     if not block:
-        # No section (headers stripped), PE and Mach-O: scan for the magic, 16-byte
-        # aligned in the file as in memory (segments are mapped at page-aligned
-        # offsets). On ELF, only the writable data segments, as Go's debug/buildinfo
+        # No section (stripped ELF headers; PE, where it opens .data): scan for the
+        # magic, 16-byte aligned in the file as in memory (segments are mapped at
+        # aligned offsets). Only in writable data segments, as Go's debug/buildinfo
         # does: that is where the linker puts it, and big C binaries are not rescanned.
-        ranges = _data_segments(elf) if elf is not None else [(0, len(data))]
+        # Unparseable headers: the whole file.
+        ranges = _data_segments(exe) if exe is not None else [(0, len(data))]
         at = next((a for a in (_find_aligned(data, lo, hi) for lo, hi in ranges) if a >= 0), -1)
         if at < 0:
             return None
@@ -158,15 +164,17 @@ def read_build_info(data: bytes) -> tuple[str, str] | None:
         version, rest = _varint_string(block, _HEADER, "toolchain version")
         modinfo, _ = _varint_string(block, rest, "module info")
     else:
-        if elf is None:
-            raise GoBuildInfoError(f"pre-Go-1.18 pointer layout needs ELF headers ({elf_problem})")
+        if exe is None:
+            raise GoBuildInfoError(
+                f"pre-Go-1.18 pointer layout needs executable headers ({exe_problem})"
+            )
         if ptr_size not in (4, 8):
             raise GoBuildInfoError(f"pointer size {ptr_size} is neither 4 nor 8")
         order = ">" if flags & _FLAG_BIG_ENDIAN else "<"
         fmt = order + ("I" if ptr_size == 4 else "Q")
         vers_ptr, mod_ptr = struct.unpack_from(order + fmt[1] * 2, block, 16)
-        version = _pointer_string(elf, vers_ptr, fmt, "toolchain version")
-        modinfo = _pointer_string(elf, mod_ptr, fmt, "module info")
+        version = _pointer_string(exe, vers_ptr, fmt, "toolchain version")
+        modinfo = _pointer_string(exe, mod_ptr, fmt, "module info")
     go_version = version.decode("utf-8", "replace")
     # "go1.22.1", "devel go1.23-1a2b3c Tue ...", "go1.21.0 X:boringcrypto": short, printable
     if not go_version or len(go_version) > 200 or not go_version.isprintable():
@@ -357,13 +365,13 @@ def _find_aligned(data: bytes, start: int, end: int) -> int:
     return -1
 
 
-def _data_segments(elf: ElfFile) -> list[tuple[int, int]]:
+def _data_segments(exe: Executable) -> list[tuple[int, int]]:
     """File ranges of the loadable, writable, non-executable segments."""
     out = []
-    for seg in elf.segments:
+    for seg in exe.segments:
         if seg.type == PT_LOAD and seg.flags & PF_W and not seg.flags & PF_X:
-            lo = min(seg.offset, len(elf.data))
-            out.append((lo, min(len(elf.data), lo + seg.filesz)))
+            lo = min(seg.offset, len(exe.data))
+            out.append((lo, min(len(exe.data), lo + seg.filesz)))
     return out
 
 
@@ -387,15 +395,15 @@ def _varint_string(block: bytes, at: int, what: str) -> tuple[bytes, int]:
     return block[at : at + n], at + n
 
 
-def _pointer_string(elf: ElfFile, addr: int, fmt: str, what: str) -> bytes:
+def _pointer_string(exe: Executable, addr: int, fmt: str, what: str) -> bytes:
     size = struct.calcsize(fmt)
     try:
-        header = elf.read_at(addr, 2 * size)
+        header = exe.read_at(addr, 2 * size)
         ptr, n = struct.unpack(fmt + fmt[1], header)
         if n > MAX_STRING:
             raise GoBuildInfoError(f"{what}: length {n} exceeds {MAX_STRING}")
-        return elf.read_at(ptr, n)
-    except ElfError as e:
+        return exe.read_at(ptr, n)
+    except ExecutableError as e:
         raise GoBuildInfoError(f"{what}: {e}") from e
 
 
@@ -408,10 +416,9 @@ def _strip_sentinels(mod: bytes) -> str:
     return ""
 
 
-def _elf_arch(data: bytes) -> str | None:
-    if not is_elf(data):
-        return None
+def _exe_arch(data: bytes) -> str | None:
     try:
-        return parse_elf(data).arch
-    except ElfError:
+        exe = parse_executable(data)
+    except ExecutableError:
         return None
+    return exe.arch if exe is not None else None

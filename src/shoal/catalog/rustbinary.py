@@ -1,6 +1,6 @@
 """Rust crates compiled into executables by `cargo auditable`.
 
-`cargo auditable build` embeds the crate dependency tree in the ELF section ``.dep-v0``:
+`cargo auditable build` embeds the crate dependency tree in the section ``.dep-v0``:
 zlib-compressed JSON ``{"format": 1, "packages": [{"name", "version", "source", "kind",
 "dependencies", "root"}, ...]}`` (schema: rustsec.org/schemas/cargo-auditable.json).
 `dependencies` are indices into `packages`; `kind` is ``"runtime"`` (the default) or
@@ -20,7 +20,7 @@ import zlib
 from typing import Any
 
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.catalog.elf import ELF_MAGIC, ElfError, parse_elf
+from shoal.catalog.elf import ExecutableError, is_executable, parse_executable
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
 
 NAME = "rust/cargo-auditable"
@@ -42,30 +42,31 @@ class RustBinaryCataloger(Cataloger):
         return entry.executable or any(d in entry.path for d in _BIN_DIRS)
 
     def accepts(self, head: bytes) -> bool:
-        return head[:4] == ELF_MAGIC
+        return is_executable(head)
 
     def catalog(self, f: LayerFile) -> CatalogResult:
         return parse_rust_binary(f.data, f.path)
 
 
 def parse_rust_binary(data: bytes, path: str) -> CatalogResult:
-    """Crates from the `.dep-v0` section of the ELF file `data` at `path`.
+    """Crates from the `.dep-v0` section of the executable `data` at `path` (ELF, PE,
+    or Mach-O, where the section sits in the __DATA segment under the same name).
 
-    No such section (most executables): empty result. ELF headers too broken to find
+    No such section (most executables): empty result. Headers too broken to find
     sections in are not reported either: without the section nothing says the file is
     ours (the Go cataloger, which can scan for its magic, does report them). A section
     that is there but broken is an `Unknown`.
     """
     try:
-        elf = parse_elf(data)
-    except ElfError:
+        exe = parse_executable(data)
+    except ExecutableError:
         return CatalogResult()
-    sec = elf.section(SECTION)
-    if sec is None:
+    sec = exe.section(SECTION) if exe is not None else None
+    if exe is None or sec is None:
         return CatalogResult()
     try:
-        raw = elf.section_data(sec)
-    except ElfError as e:
+        raw = exe.section_data(sec)
+    except ExecutableError as e:
         return CatalogResult.failed(path, NAME, f"{SECTION}: {e}")
     return parse_audit_data(raw, path)
 

@@ -111,8 +111,10 @@ def test_directory_replacement_keeps_the_replaced_module_identity() -> None:
         ("hello-amd64-pointer.xz", "amd64", "linux"),  # pre-1.18 pointer layout, 64-bit LE
         ("hello-386-pointer.xz", "386", "linux"),  # pointer layout, 32-bit
         ("hello-ppc64-pointer.xz", "ppc64", "linux"),  # pointer layout, big-endian
-        ("hello-windows.exe.xz", "amd64", "windows"),  # PE: found by the aligned magic scan
-        ("hello-darwin-arm64.xz", "arm64", "darwin"),  # Mach-O: likewise
+        ("hello-windows.exe.xz", "amd64", "windows"),  # PE: magic at the start of .data
+        ("hello-darwin-arm64.xz", "arm64", "darwin"),  # Mach-O: __go_buildinfo section
+        ("hello-windows-pointer.exe.xz", "amd64", "windows"),  # pointers through PE sections
+        ("hello-darwin-amd64-pointer.xz", "amd64", "darwin"),  # through Mach-O segments
     ],
 )
 def test_every_layout_gives_the_same_modules(fixture: str, arch: str, goos: str) -> None:
@@ -236,12 +238,22 @@ def test_bad_pointer_size_is_unknown() -> None:
     assert u.reason == "Go build info: pointer size 5 is neither 4 nor 8"
 
 
-def test_pointer_layout_outside_elf_is_unknown() -> None:
-    data = _patched("hello-windows.exe.xz", 15, b"\x00")
-    (u,) = parse_go_binary(data, "/app.exe").unknowns
+def test_pointer_layout_needs_readable_headers() -> None:
+    data = bytearray(_load("hello-windows-pointer.exe.xz"))
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    data[pe : pe + 4] = b"XX\0\0"  # PE signature gone: the magic scan still finds the header
+    (u,) = parse_go_binary(bytes(data), "/app.exe").unknowns
     assert u.reason == (
-        "Go build info: pre-Go-1.18 pointer layout needs ELF headers (not an ELF file)"
+        "Go build info: pre-Go-1.18 pointer layout needs executable headers "
+        f"(PE signature missing at offset {pe})"
     )
+
+
+def test_inline_layout_survives_broken_headers() -> None:
+    data = bytearray(_load("hello-windows.exe.xz"))
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    data[pe : pe + 4] = b"XX\0\0"
+    assert _by_name(bytes(data))["golang.org/x/text"].version == "v0.7.0"
 
 
 # --- module text -----------------------------------------------------------------------

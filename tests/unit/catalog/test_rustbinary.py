@@ -45,11 +45,14 @@ def test_wants_executables_and_bin_dirs() -> None:
     assert not c.wants(FileEntry("/usr/bin/tiny", 100, 0o755))
 
 
-def test_accepts_elf_only() -> None:
+def test_accepts_executables_only() -> None:
     c = RustBinaryCataloger()
     assert c.head_size == 4
     assert c.accepts(_binary()[:4])
+    assert c.accepts(b"MZ\x90\x00")
+    assert c.accepts(b"\xcf\xfa\xed\xfe")
     assert not c.accepts(b"#!/b")
+    assert not c.accepts(b"PK\x03\x04")
 
 
 def test_fixture_section_holds_the_committed_json() -> None:
@@ -82,6 +85,20 @@ def test_runtime_crates_become_packages_build_crates_do_not() -> None:
     assert itoa.cataloger == "rust/cargo-auditable"
     assert itoa.locations[0].path == "/usr/local/bin/hello-auditable"
     assert itoa.purl == "pkg:cargo/itoa@1.0.9"
+
+
+def test_pe_executable_section_is_read_the_same_way() -> None:
+    data = lzma.decompress((DATA / "hello-auditable.exe.xz").read_bytes())
+    assert RustBinaryCataloger().accepts(data[:4])
+    result = parse_rust_binary(data, "C:/app/hello.exe")
+    assert result.unknowns == ()
+    assert [p.name for p in result.packages] == [
+        "hello-auditable",
+        "itoa",
+        "ryu",
+        "serde",
+        "serde_json",
+    ]
 
 
 def test_catalog_wires_the_parser() -> None:

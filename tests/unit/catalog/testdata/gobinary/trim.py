@@ -11,10 +11,13 @@ Trimming keeps the file's size and layout but zeroes every byte the catalogers n
 Go stopped writing the pre-1.18 pointer format, so `--pointer` rewrites a real go1.19
 binary's build-info header into that format the way go1.17's linker laid it out: flags
 without the inline bit, and two pointers to the `runtime.buildVersion` and
-`runtime.modinfo` string headers (whose addresses `go tool nm` prints) in .data.
+`runtime.modinfo` string headers (whose addresses `go tool nm` prints) in the data
+segment; the string headers and the strings they point to are kept.
 
     python trim.py IN OUT.xz [--pointer BUILDVERSION_ADDR MODINFO_ADDR]
-    python trim.py IN OUT.xz --raw   # PE / Mach-O: keep headers and the build-info block
+
+(The Windows pointer fixture was built with `-ldflags=-w`: symbols for `go tool nm`, but
+no DWARF sections with long COFF names.)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import struct
 import sys
 from pathlib import Path
 
-from shoal.catalog.elf import ElfFile, parse_elf
+from shoal.catalog.elf import Executable, parse_executable
 
 MAGIC = b"\xff Go buildinf:"
 
@@ -32,42 +35,67 @@ MAGIC = b"\xff Go buildinf:"
 def main() -> None:
     src, dst, *opts = sys.argv[1:]
     data = bytearray(Path(src).read_bytes())
+    exe = parse_executable(bytes(data))
+    assert exe is not None
+    e = "<" if exe.little_endian else ">"
+    ps = exe.ptr_size
+    pfmt = e + ("Q" if ps == 8 else "I")
     keep: list[tuple[int, int]] = []
-    if opts and opts[0] == "--raw":
-        at = data.find(MAGIC)
-        keep += [(0, 4096), (at, 512)]
-    else:
-        elf = parse_elf(bytes(data))
-        e = "<" if elf.little_endian else ">"
-        ps = elf.ptr_size
-        pfmt = e + ("Q" if ps == 8 else "I")
+    if exe.format == "elf":
         keep.append((0, 64 + 64 * 16))  # ELF header and program headers
         shoff = struct.unpack_from(pfmt, data, 40 if ps == 8 else 32)[0]
-        keep.append((shoff, len(elf.sections) * (64 if ps == 8 else 40)))  # section headers
-        for s in elf.sections:
-            if s.name in (".shstrtab", ".go.buildinfo"):
-                keep.append((s.offset, s.size))
-        bi = elf.section(".go.buildinfo")
-        assert bi is not None
-        if opts and opts[0] == "--pointer":
-            vers_addr, mod_addr = int(opts[1], 16), int(opts[2], 16)
-            data[bi.offset + 15] = 0 if elf.little_endian else 1  # flags: endianness only
-            struct.pack_into(pfmt, data, bi.offset + 16, vers_addr)
-            struct.pack_into(pfmt, data, bi.offset + 16 + ps, mod_addr)
-            data[bi.offset + 16 + 2 * ps : bi.offset + bi.size] = bytes(bi.size - 16 - 2 * ps)
-            for hdr in (vers_addr, mod_addr):
-                off = _offset(elf, hdr)
-                keep.append((off, 2 * ps))
-                ptr, n = struct.unpack_from(pfmt + pfmt[1], data, off)
-                keep.append((_offset(elf, ptr), n))
+        keep.append((shoff, len(exe.sections) * (64 if ps == 8 else 40)))  # section headers
+        keep += [(s.offset, s.size) for s in exe.sections if s.name == ".shstrtab"]
+    else:
+        keep.append((0, 4096))  # PE headers and section table; Mach-O load commands
+    at = next(i for i in _hits(data) if i % 16 == 0)
+    end = _inline_end(data, at)
+    keep.append((at, end - at))
+    if opts and opts[0] == "--pointer":
+        vers_addr, mod_addr = int(opts[1], 16), int(opts[2], 16)
+        data[at + 15] = 0 if exe.little_endian else 1  # flags: byte order only
+        struct.pack_into(pfmt, data, at + 16, vers_addr)
+        struct.pack_into(pfmt, data, at + 16 + ps, mod_addr)
+        data[at + 16 + 2 * ps : end] = bytes(end - at - 16 - 2 * ps)
+        for hdr in (vers_addr, mod_addr):
+            off = _offset(exe, hdr)
+            keep.append((off, 2 * ps))
+            ptr, n = struct.unpack_from(pfmt + pfmt[1], data, off)
+            keep.append((_offset(exe, ptr), n))
     out = bytearray(len(data))
     for off, n in keep:
         out[off : off + n] = data[off : off + n]
+    if exe.format == "pe":  # symbols were zeroed: say there are none, as `-ldflags=-s` does
+        pe = struct.unpack_from("<I", out, 0x3C)[0]
+        struct.pack_into("<II", out, pe + 12, 0, 0)
     Path(dst).write_bytes(lzma.compress(bytes(out), preset=9))
 
 
-def _offset(elf: ElfFile, vaddr: int) -> int:
-    for seg in elf.segments:
+def _hits(data: bytearray) -> list[int]:
+    out, at = [], data.find(MAGIC)
+    while at >= 0:
+        out.append(at)
+        at = data.find(MAGIC, at + 1)
+    return out
+
+
+def _inline_end(data: bytearray, at: int) -> int:
+    pos = at + 32
+    for _ in range(2):  # version, then module text: uvarint length + bytes
+        n = shift = 0
+        while True:
+            b = data[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        pos += n
+    return pos
+
+
+def _offset(exe: Executable, vaddr: int) -> int:
+    for seg in exe.segments:
         if seg.type == 1 and seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
             return int(seg.offset + vaddr - seg.vaddr)
     raise SystemExit(f"{vaddr:#x} not mapped")
