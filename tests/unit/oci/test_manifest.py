@@ -99,10 +99,24 @@ def test_buildkit_index_keeps_attestation_annotations() -> None:
     idx = parse(load("buildkit-oci-index-attestations.json"))
     assert isinstance(idx, Index)
     assert idx.media_type == OCI_INDEX
-    assert len(idx.manifests) == 4
-    att = dict(idx.manifests[2].annotations)
+    assert len(idx.manifests) == 6
+    assert str(idx.manifests[1].platform) == "linux/arm/v7"
+    att = dict(idx.manifests[3].annotations)
     assert att["vnd.docker.reference.type"] == "attestation-manifest"
-    assert idx.manifests[2].platform == Platform("unknown", "unknown")
+    assert att["vnd.docker.reference.digest"] == idx.manifests[0].digest
+    assert idx.manifests[3].platform == Platform("unknown", "unknown")
+
+
+def test_buildkit_manifest_keeps_layer_order_and_sizes() -> None:
+    m = parse(load("buildkit-oci-manifest-amd64.json"), OCI_MANIFEST)
+    assert isinstance(m, Manifest)
+    assert m.config.size == 2842
+    assert len(m.layers) == 11
+    assert m.layers[9].size == 36529876
+    # BuildKit's well-known empty layer (a gzip of an empty tar) closes the list
+    assert m.layers[-1].digest == (
+        "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1"
+    )
 
 
 def test_oci_manifest_with_zstd_nondistributable_layers_and_urls() -> None:

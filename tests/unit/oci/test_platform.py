@@ -114,9 +114,12 @@ def test_amd64_prefers_most_portable_level(on_machine: SetMachine) -> None:
 
 def test_attestations_are_never_selected(on_machine: SetMachine) -> None:
     idx = real_index("buildkit-oci-index-attestations.json")
-    assert chosen(idx, "all") == ["linux/amd64", "linux/arm64"]
+    assert chosen(idx, "all") == ["linux/amd64", "linux/arm/v7", "linux/arm64"]
     on_machine("x86_64")
     assert chosen(idx, None) == ["linux/amd64"]
+    on_machine("armv6l")  # an arm/v6 host cannot run the v7 image
+    with pytest.raises(NotFound, match=r"available: linux/amd64, linux/arm/v7, linux/arm64$"):
+        select_manifests(idx, None)
     with pytest.raises(NotFound):
         select_manifests(idx, "unknown/unknown")
 
