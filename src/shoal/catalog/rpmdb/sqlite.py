@@ -33,11 +33,12 @@ def read_sqlite(data: bytes, *, max_record: int) -> Iterator[tuple[int, bytes] |
         raise RpmDbError("not an SQLite database: bad magic")
     if len(data) < 100:
         raise RpmDbError(f"SQLite database truncated to {len(data)} bytes, inside its header")
-    image = bytearray(data)
+    image: bytes | bytearray = data
     # rpm leaves its database in WAL mode (header bytes 18-19 = 2). The in-memory VFS has
     # no shared memory for WAL, so declare the legacy journal (1); rpm checkpoints the WAL
     # into the main file when it closes the database, and a -wal file is not ours to read.
-    if image[18] == 2 or image[19] == 2:
+    if data[18] == 2 or data[19] == 2:
+        image = bytearray(data)
         image[18] = image[19] = 1
     budget = [_PROGRESS_BASE + len(data) // 64]
 
@@ -48,7 +49,7 @@ def read_sqlite(data: bytes, *, max_record: int) -> Iterator[tuple[int, bytes] |
     con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     try:
         con.set_progress_handler(progress, _PROGRESS_STEP)
-        yield from _rows(con, bytes(image), max_record)
+        yield from _rows(con, image, max_record)
     except UnicodeDecodeError as err:
         # SQLite quotes the corrupt schema text in its message, which Python then fails
         # to decode: the database is malformed either way
@@ -64,7 +65,7 @@ def read_sqlite(data: bytes, *, max_record: int) -> Iterator[tuple[int, bytes] |
 
 
 def _rows(
-    con: sqlite3.Connection, image: bytes, max_record: int
+    con: sqlite3.Connection, image: bytes | bytearray, max_record: int
 ) -> Iterator[tuple[int, bytes] | BadRecord]:
     con.deserialize(image)
     # text comes back as bytes: a corrupt schema or row must not fail in Python's decoder
