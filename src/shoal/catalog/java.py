@@ -186,6 +186,8 @@ def _identify(
         return p.artifact in (file_name, stem) or stem.startswith(p.artifact + "-")
 
     own = next((p for p in poms if matches(p)), poms[0] if len(poms) == 1 else None)
+    # Unfilled build placeholders ("${project.version}") say nothing: ignore them.
+    attrs = {k: v for k, v in attrs.items() if "${" not in v}
     licenses = bundle_licenses(attrs.get("bundle-license", ""))
     nested_meta = [("java.archive", ":".join((walk.path, *inner)))] if inner else []
 
@@ -235,8 +237,7 @@ def _identify(
         title = title.split(";", 1)[0].strip()  # drop directives: "x.y;singleton:=true"
     name = file_name or title
     if version and name:
-        group = attrs.get("implementation-vendor-id")
-        namespace = group if group and "${" not in group else None
+        namespace = attrs.get("implementation-vendor-id") or None
         meta = [("java.source", "manifest")]
         if attrs.get("bundle-symbolicname"):
             meta.append(("java.bundle_symbolic_name", attrs["bundle-symbolicname"]))

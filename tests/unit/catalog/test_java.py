@@ -137,6 +137,19 @@ def test_empty_manifest_falls_back_to_the_file_name_marked_heuristic(
     assert p.meta("java.source") == "filename"
 
 
+def test_unfilled_placeholders_in_the_manifest_are_ignored() -> None:
+    jar = _zip(
+        {
+            "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\nImplementation-Version: "
+            b"${project.version}\nBundle-Version: 2.1.0\nImplementation-Vendor-Id: com.acme\n"
+            b"Bundle-License: ${license}\n\n"
+        }
+    )
+    (p,) = parse_java_archive(jar, "/lib/widget.jar").packages
+    assert (p.namespace, p.name, p.version, p.licenses) == ("com.acme", "widget", "2.1.0", ())
+    assert p.purl == "pkg:maven/com.acme/widget@2.1.0"
+
+
 def test_nothing_to_go_on_is_an_unknown() -> None:
     result = parse_java_archive(_jar("asm-all-9.4.jar"), "/opt/app/app.jar")
     assert result.packages == ()
