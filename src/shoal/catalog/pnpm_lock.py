@@ -10,8 +10,9 @@ between format versions:
 
 Packages that do not come from a registry (tarballs, git) carry explicit `name` and
 `version` fields, which win over the key. `file:` and `link:` packages are the project's own
-code and are skipped. Formats 5 and 6 mark development-only packages with `dev: true`,
-which becomes metadata `dev=true`; format 9 no longer records it per package.
+code and are skipped. Development-only packages get metadata `dev=true`: formats 5 and 6
+mark them with `dev: true`; for format 9, which no longer does, they are the packages
+reachable only from the importers' `devDependencies` through the `snapshots` graph.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
     if not isinstance(packages, dict):
         return CatalogResult.failed(path, NAME, "'packages' is not a mapping")
 
+    # format 9 dropped the per-package `dev` flag; the importers and snapshots still say it
+    dev_only = _dev_only_v9(doc) if int(major) >= 9 else set()
     found: dict[tuple[str, str], Package] = {}
     problems: list[str] = []
     for key, entry in packages.items():
@@ -90,7 +93,7 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
             type=PackageType.NPM,
             cataloger=NAME,
             locations=(Location(path=path),),
-            metadata=_metadata(entry),
+            metadata=_metadata(entry, dev=(name, version) in dev_only),
         )
 
     reasons = problems[:_MAX_UNKNOWNS]
@@ -118,10 +121,67 @@ def _from_key(key: str, slash_keys: bool) -> tuple[str, str]:
     return k[:at], k[at + 1 :]
 
 
-def _metadata(entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def _dev_only_v9(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(name, version) of packages reachable only from importers' devDependencies.
+
+    Walks `snapshots` (`name@version(peers)` -> its dependencies) breadth-first from each
+    importer's direct dependencies; every snapshot is visited at most once per side."""
+    importers, snapshots = doc.get("importers"), doc.get("snapshots")
+    if not isinstance(importers, dict) or not isinstance(snapshots, dict):
+        return set()
+    prod: list[str] = []
+    dev: list[str] = []
+    for importer in importers.values():
+        if not isinstance(importer, dict):
+            continue
+        for section, into in (
+            ("dependencies", prod),
+            ("optionalDependencies", prod),
+            ("devDependencies", dev),
+        ):
+            deps = importer.get(section)
+            if isinstance(deps, dict):
+                for dep_name, spec in deps.items():
+                    version = spec.get("version") if isinstance(spec, dict) else spec
+                    if isinstance(version, str):
+                        into.append(_snapshot_key(str(dep_name), version))
+    prod_seen = _reachable(prod, snapshots)
+    dev_seen = _reachable(dev, snapshots) - prod_seen
+    return {nv for nv in (_from_key(k, False) for k in dev_seen) if nv[0]}
+
+
+def _snapshot_key(name: str, version: str) -> str:
+    # an aliased dependency's version is the real `name@version`
+    bare = version.split("(", 1)[0]
+    return version if bare.find("@", 1) > 0 else f"{name}@{version}"
+
+
+def _reachable(start: list[str], snapshots: dict[str, Any]) -> set[str]:
+    seen: set[str] = set()
+    queue = list(start)
+    while queue:
+        key = queue.pop()
+        if key in seen or key not in snapshots:
+            continue
+        seen.add(key)
+        snap = snapshots[key]
+        if not isinstance(snap, dict):
+            continue
+        for section in ("dependencies", "optionalDependencies"):
+            deps = snap.get(section)
+            if isinstance(deps, dict):
+                queue.extend(
+                    _snapshot_key(str(n), v) for n, v in deps.items() if isinstance(v, str)
+                )
+    return seen
+
+
+def _metadata(entry: dict[str, Any], dev: bool = False) -> tuple[tuple[str, str], ...]:
     meta: list[tuple[str, str]] = []
+    if dev:
+        meta.append(("dev", "true"))
     for flag in ("dev", "optional"):
-        if entry.get(flag) == "true":
+        if entry.get(flag) == "true" and (flag, "true") not in meta:
             meta.append((flag, "true"))
     resolution = entry.get("resolution")
     if isinstance(resolution, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,34 @@ def test_dev_flag_of_formats_5_and_6(case: str) -> None:
     found, _ = _catalog(case)
     assert found[("is-number", "7.0.0")].get("dev") == "true"
     assert "dev" not in found[("react", "18.2.0")]
+
+
+def test_dev_only_packages_of_format_9_follow_the_snapshot_graph() -> None:
+    found, unknowns = _catalog("dev_v9")
+    assert unknowns == []
+    # ms is a production dependency that the dev-only debug also uses: not dev
+    assert {nv: meta.get("dev") for nv, meta in found.items()} == {
+        ("debug", "4.3.4"): "true",
+        ("js-tokens", "4.0.0"): "true",
+        ("loose-envify", "1.4.0"): "true",
+        ("ms", "2.1.2"): None,
+    }
+
+
+def test_format_9_dev_of_the_fixture_app() -> None:
+    found, _ = _catalog("v9")
+    assert [nv for nv, meta in found.items() if meta.get("dev")] == [("is-number", "7.0.0")]
+
+
+def test_format_9_cyclic_snapshots_terminate() -> None:
+    text = (
+        "lockfileVersion: '9.0'\n"
+        "importers:\n  .:\n    devDependencies:\n      a: {specifier: '1', version: '1.0.0'}\n"
+        "packages:\n  a@1.0.0: {}\n  b@1.0.0: {}\n"
+        "snapshots:\n  a@1.0.0: {dependencies: {b: 1.0.0}}\n  b@1.0.0: {dependencies: {a: 1.0.0}}\n"
+    )
+    res = parse_pnpm_lock(text.encode(), "/p")
+    assert [(p.name, p.meta("dev")) for p in res.packages] == [("a", "true"), ("b", "true")]
 
 
 @pytest.mark.parametrize("case", ["file_v5", "file_v6", "file_v9"])
@@ -171,3 +200,30 @@ def test_alias_expansion_is_not_a_bomb() -> None:
     lines += ["packages:", "  ok@1.0.0: {}"]
     res = parse_pnpm_lock("\n".join(lines).encode(), "/p")
     assert [(p.name, p.version) for p in res.packages] == [("ok", "1.0.0")]
+
+
+_node = st.recursive(
+    st.none() | st.text(max_size=8) | st.sampled_from(["1.0.0", "a@1.0.0", "link:x"]),
+    lambda inner: (
+        st.dictionaries(
+            st.sampled_from(["dependencies", "devDependencies", "version", "a", "a@1.0.0", "."]),
+            inner,
+            max_size=3,
+        )
+        | st.lists(inner, max_size=2)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_node, _node)
+def test_fuzz_v9_dev_graph_never_raises(importers: object, snapshots: object) -> None:
+    doc = {
+        "lockfileVersion": "9.0",
+        "importers": importers,
+        "packages": {"a@1.0.0": {}},
+        "snapshots": snapshots,
+    }
+    res = parse_pnpm_lock(yaml.safe_dump(doc).encode(), "/p")
+    assert [(p.name, p.version) for p in res.packages] == [("a", "1.0.0")]
