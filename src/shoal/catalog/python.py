@@ -13,6 +13,7 @@ start with white space, and a body (the long description) after the first empty 
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 import zlib
 
@@ -24,6 +25,8 @@ NAME = "python/installed"
 
 # A PKG-INFO is a few KiB; the configured per-record bound keeps a hostile egg (a zip bomb
 # posing as PKG-INFO) from being inflated into memory.
+# A real egg's zip directory is a few KiB to a few MiB; 0xFFFFFFFF (zip64) is over too.
+_MAX_CENTRAL_DIRECTORY = 16 * 1024 * 1024
 _MAX_PKG_INFO = int(Limits.model_fields["metadata_bytes"].default)
 
 # Trove classifiers that name exactly one SPDX licence. Others ("BSD License", "Apache
@@ -85,6 +88,12 @@ class PythonCataloger(Cataloger):
 
 def parse_egg(data: bytes, path: str) -> CatalogResult:
     """The package described by a zipped egg's `EGG-INFO/PKG-INFO`."""
+    cd_size = _central_directory_size(data)
+    if cd_size is not None and cd_size > _MAX_CENTRAL_DIRECTORY:
+        # zipfile would build an object per entry first: refuse before it does
+        return CatalogResult.failed(
+            path, NAME, f"egg zip directory of {cd_size} bytes is over the limit"
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             try:
@@ -105,6 +114,16 @@ def parse_egg(data: bytes, path: str) -> CatalogResult:
     if len(raw) > _MAX_PKG_INFO:
         return CatalogResult.failed(path, NAME, "EGG-INFO/PKG-INFO inflates past the size limit")
     return parse_python_metadata(_decode(raw), path, kind="egg")
+
+
+def _central_directory_size(data: bytes) -> int | None:
+    """Size of the zip's central directory from its end record; None if there is no end
+    record (zipfile then reports the archive as unreadable)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    (size,) = struct.unpack_from("<I", data, end + 12)
+    return int(size)
 
 
 def parse_python_metadata(text: str, path: str, kind: str = "dist-info") -> CatalogResult:

@@ -156,6 +156,20 @@ def test_egg_pkg_info_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch)
     assert "over the limit" in res.unknowns[0].reason
 
 
+def test_egg_with_a_huge_zip_directory_is_refused_before_reading_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shoal.catalog.python as mod
+
+    monkeypatch.setattr(mod, "_MAX_CENTRAL_DIRECTORY", 2000)
+    members = {f"yaml/m{i}.py": b"" for i in range(100)}
+    members["EGG-INFO/PKG-INFO"] = b"Name: x\nVersion: 1\n"
+    res = parse_egg(_zip(members), "/x.egg")
+    assert res.packages == ()
+    assert res.unknowns[0].reason.startswith("egg zip directory of ")
+    assert res.unknowns[0].reason.endswith(" bytes is over the limit")
+
+
 def test_missing_version_is_unknown() -> None:
     res = parse_python_metadata("Metadata-Version: 2.1\nName: foo\n", "/m")
     assert res.packages == ()
