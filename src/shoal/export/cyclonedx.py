@@ -48,6 +48,17 @@ from shoal.model import Distro, ImageInfo, Package, Sbom, Unknown
 _VIEW = SchemaVersion1Dot6
 _SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 _FACTORY = LicenseFactory()
+_MAX_VERSION = 1024  # the 1.6 schema's limit on a version string
+
+
+def _version(version: str | None) -> tuple[str | None, list[tuple[str, str | None]]]:
+    """A version CycloneDX accepts, plus a property holding it whole if it had to be cut
+    (a garbage version over 1 KiB must not make the whole document invalid)."""
+    if not version:
+        return None, []
+    if len(version) <= _MAX_VERSION:
+        return version, []
+    return version[: _MAX_VERSION - 1] + "\u2026", [("shoal:version:full", version)]
 
 
 class CycloneDxJsonFormatter:
@@ -105,8 +116,9 @@ def _as_json(obj: Component | BomMetaData) -> dict[str, Any]:
 def _image_component(image: ImageInfo) -> Component:
     name = image_name(image.reference)
     purl = image_purl(image)
-    version = image_version(image)
+    version, full = _version(image_version(image))
     props: list[tuple[str, str | None]] = [
+        *full,
         ("shoal:image:reference", image.reference),
         ("shoal:image:manifestDigest", image.manifest_digest),
         ("shoal:image:configDigest", image.config_digest),
@@ -135,7 +147,9 @@ def _image_component(image: ImageInfo) -> Component:
 
 
 def _os_component(distro: Distro) -> Component:
+    version, full = _version(distro.version_id)
     props: list[tuple[str, str | None]] = [
+        *full,
         ("shoal:distro:id", distro.id),
         ("shoal:distro:versionID", distro.version_id),
         ("shoal:distro:versionCodename", distro.version_codename),
@@ -145,7 +159,7 @@ def _os_component(distro: Distro) -> Component:
     return Component(
         type=ComponentType.OPERATING_SYSTEM,
         name=distro.id,
-        version=distro.version_id,
+        version=version,
         description=distro.pretty_name,
         # Package bom-refs start with "pkg:" or "shoal:package:", so this cannot clash.
         bom_ref=f"shoal:os:{distro.id}@{distro.version_id or ''}",
@@ -159,7 +173,9 @@ def _package_component(pkg: Package, pid: str) -> Component:
         bom_ref = f"{purl}{'&' if '?' in purl else '?'}package-id={pid}"
     else:
         bom_ref = f"shoal:package:{pid}"
+    version, full = _version(pkg.version)
     props: list[tuple[str, str | None]] = [
+        *full,
         ("shoal:package:type", pkg.type.value),
         ("shoal:cataloger", pkg.cataloger),
         ("shoal:package:arch", pkg.arch),
@@ -174,7 +190,7 @@ def _package_component(pkg: Package, pid: str) -> Component:
     return Component(
         type=ComponentType.LIBRARY,
         name=pkg.name,
-        version=pkg.version or None,
+        version=version,
         group=pkg.namespace or None,
         bom_ref=bom_ref,
         purl=_parse_purl(purl),

@@ -120,5 +120,5 @@ def image_purl(image: ImageInfo) -> str | None:
             version=image.manifest_digest,
             qualifiers=qualifiers or None,
         ).to_string()
-    except ValueError:
+    except (ValueError, TypeError):  # names the purl library cannot encode
         return None
