@@ -4,10 +4,13 @@ anonymous, htpasswd Basic auth and Docker token auth (with tests/support/tokense
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -380,3 +383,86 @@ def test_token_flow_with_identity_token(
     last = ts.grants[-1]
     assert (last.method, last.grant_type, last.account) == ("POST", "refresh_token", USER)
     assert last.scopes == ["repository:ocinet/tok:pull"]
+
+
+# -- a dropped download, resumed against the real registry ------------------------------------
+
+
+class CuttingProxy:
+    """A TCP proxy to the registry that drops its first connection after `cut` bytes of the
+    response, the way a flaky network does; later connections pass through untouched."""
+
+    def __init__(self, upstream_port: int, cut: int) -> None:
+        self.upstream_port, self.cut = upstream_port, cut
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            limit = self.cut if self.connections == 1 else None
+            threading.Thread(target=self._handle, args=(client, limit), daemon=True).start()
+
+    def _handle(self, client: socket.socket, limit: int | None) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+
+        def pump_requests() -> None:
+            try:
+                while data := client.recv(65536):
+                    self.requests.append(data)
+                    upstream.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=pump_requests, daemon=True).start()
+        sent = 0
+        try:
+            while data := upstream.recv(65536):
+                if limit is not None and sent + len(data) >= limit:
+                    client.sendall(data[: limit - sent])
+                    break
+                client.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            for s in (client, upstream):
+                # shutdown, not just close: the request pump is blocked in recv on them
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_dropped_blob_download_resumes_with_range(registry: Registry, tmp_path: Path) -> None:
+    layout = OciLayoutBuilder(tmp_path / "big")
+    payload = os.urandom(300_000)  # incompressible, so the blob is about this big
+    img = layout.add_image([{"/big.bin": payload}], tag="v1")
+    push(layout.path, "v1", f"{registry.host}/ocinet/resume:v1")
+    src = RegistrySource(f"{registry.host}/ocinet/resume:v1", Settings())
+    with src.client:
+        (res,) = src.resolve(None)
+    layer = res.manifest.layers[0]
+    assert layer.digest == img.layer_digests[0]
+
+    proxy = CuttingProxy(registry.port, cut=100_000)
+    try:
+        with RegistryClient(f"127.0.0.1:{proxy.port}") as c:
+            dest = tmp_path / "layer.tar"
+            c.get_blob_to("ocinet/resume", layer, dest)
+    finally:
+        proxy.close()
+    assert dest.read_bytes() == blob_data(layout, layer.digest)
+    assert proxy.connections == 2
+    resumed = b"".join(proxy.requests).decode("latin-1").lower()
+    assert resumed.count(f"get /v2/ocinet/resume/blobs/{layer.digest}") == 2
+    assert "range: bytes=" in resumed
