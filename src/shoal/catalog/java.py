@@ -122,7 +122,7 @@ def _archive(walk: _Walk, data: bytes, inner: tuple[str, ...]) -> None:
     nested: list[zipfile.ZipInfo] = []
     for info in infos:
         name = info.filename
-        if info.is_dir():
+        if not name or name.endswith("/"):  # directories (ZipInfo.is_dir fails on "")
             continue
         if name.upper() == MANIFEST:
             manifest = info

@@ -296,6 +296,15 @@ def test_corrupt_nested_archive_is_an_unknown_beside_good_ones() -> None:
     assert u.reason.startswith("WEB-INF/lib/broken-1.0.jar: not a readable zip archive (")
 
 
+def test_entry_with_an_empty_name_is_skipped() -> None:
+    jar = bytearray(_jar("asm-9.4.jar"))
+    cd = jar.find(b"PK\x01\x02")
+    jar[cd + 46] = 0  # "META-INF/" now reads as "" (zipfile cuts names at NUL)
+    result = parse_java_archive(bytes(jar), "/usr/share/java/asm-9.4.jar")
+    assert result.unknowns == ()
+    assert [(p.name, p.version) for p in result.packages] == [("asm", "9.4-SNAPSHOT")]
+
+
 def test_not_a_zip_at_all() -> None:
     (u,) = parse_java_archive(b"just text", "/a.jar").unknowns
     assert u.reason == "not a readable zip archive (File is not a zip file)"
