@@ -17,7 +17,9 @@ number, as ``""`` against a qualifier, and against a list item by item (MNG-6964
 
 This scheme compares item trees pairwise, exactly as Maven does, rather than through
 flat sort keys; as in Maven, `Version` equality means the same normalised item tree
-(``1.0 == 1.0.0 == 1-ga``), and hashing follows it.
+(``1.0 == 1.0.0 == 1-ga``), and hashing follows it. The order is transitive for versions
+that start with a digit (every real release); for others Maven's own order has cycles
+(``:`` < ``0rc`` < ``0`` < ``:``, as ComparableVersion itself answers), and so does this.
 
 Fallback: none needed; ComparableVersion accepts any string.
 """

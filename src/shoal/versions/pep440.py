@@ -124,7 +124,8 @@ class Pep440Scheme(VersionScheme):
         m = _PATTERN.fullmatch(raw)
         if not m:
             raise InvalidVersion(self.name, raw, "not a PEP 440 version")
-        out = f"{int(m.group('epoch'))}!" if m.group("epoch") else ""
+        epoch = int(m.group("epoch") or 0)
+        out = f"{epoch}!" if epoch else ""
         out += ".".join(str(int(p)) for p in m.group("release").split("."))
         if m.group("pre_l"):
             label = {0: "a", 1: "b", 2: "rc"}[_PRE_RANK[m.group("pre_l").lower()]]
@@ -134,7 +135,8 @@ class Pep440Scheme(VersionScheme):
         if m.group("dev"):
             out += f".dev{int(m.group('dev_n') or 0)}"
         if m.group("local"):
-            out += "+" + ".".join(re.split(r"[-_.]", m.group("local").lower()))
+            parts = re.split(r"[-_.]", m.group("local").lower())
+            out += "+" + ".".join(str(int(p)) if p.isdigit() else p for p in parts)
         return out
 
 
