@@ -193,10 +193,11 @@ def _metadata(entry: dict[str, Any], dev: bool = False) -> tuple[tuple[str, str]
 
 
 def _load_yaml(data: str | bytes) -> tuple[Any, str | None]:
-    """The document, or why it cannot be read. Nesting is checked on the event stream first:
-    libyaml's composer recurses in C (a deeply nested document crashes the process) and its
-    scanner slows down with depth, so a document nested deeper than any lockfile is refused
-    after reading only as far as the excess."""
+    """The lockfile document, or why it cannot be read.
+
+    Nesting is checked on the event stream first: libyaml's composer recurses in C (a
+    deeply nested document crashes the process) and its scanner slows down with depth, so
+    a document nested deeper than any lockfile is refused after reading only that far."""
     try:
         depth = 0
         for event in yaml.parse(data, Loader=_YAML_LOADER):
@@ -206,11 +207,17 @@ def _load_yaml(data: str | bytes) -> tuple[Any, str | None]:
                     return None, f"invalid YAML: nested deeper than {_MAX_YAML_DEPTH} levels"
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-        return yaml.load(data, Loader=_YAML_LOADER), None  # BaseLoader builds no objects
+        # pnpm 10 may put an "env lockfile" document (config and package-manager
+        # dependencies) before the project's lockfile document in the same file
+        docs = list(yaml.load_all(data, Loader=_YAML_LOADER))  # BaseLoader builds no objects
     except yaml.YAMLError as e:
         return None, f"invalid YAML: {_one_line(e)}"
     except RecursionError:
         return None, "invalid YAML: nested too deeply"
+    for doc in reversed(docs):
+        if isinstance(doc, dict) and ("packages" in doc or "importers" in doc):
+            return doc, None
+    return (docs[-1] if docs else None), None
 
 
 def _one_line(e: BaseException) -> str:

@@ -227,3 +227,13 @@ def test_fuzz_v9_dev_graph_never_raises(importers: object, snapshots: object) ->
     }
     res = parse_pnpm_lock(yaml.safe_dump(doc).encode(), "/p")
     assert [(p.name, p.version) for p in res.packages] == [("a", "1.0.0")]
+
+
+def test_env_lockfile_document_before_the_project_document() -> None:
+    text = (
+        "---\nlockfileVersion: '9.0'\nimporters:\n  .:\n    configDependencies: {}\n"
+        "packageManagerDependencies:\n  pnpm:\n    specifier: 10.0.0\n    version: 10.0.0\n"
+        "---\n" + (DATA / "v9/pnpm-lock.yaml").read_text()
+    )
+    res = parse_pnpm_lock(text.encode(), "/p")
+    assert sorted((p.name, p.version) for p in res.packages) == APP
