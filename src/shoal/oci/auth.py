@@ -162,14 +162,18 @@ class Authenticator:
     def __init__(
         self,
         registry: str,
-        credentials: Credentials,
+        credentials: Credentials | Callable[[], Credentials],
         send: Callable[[httpx.Request], httpx.Response],
         *,
         allow_http: Callable[[str], bool],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
-        self._creds = credentials
+        # A callable is asked on first use: no keychain or helper runs for a registry
+        # that is never contacted.
+        self._creds_source = credentials
+        self._resolved = credentials if isinstance(credentials, Credentials) else None
+        self._creds_lock = threading.Lock()
         self._send = send
         self._allow_http = allow_http
         self._clock = clock
@@ -180,7 +184,17 @@ class Authenticator:
         self.token_requests = 0  # how many tokens were fetched; for diagnostics and tests
 
     def __repr__(self) -> str:
-        return f"Authenticator(registry={self.registry!r}, credentials={self._creds.source!r})"
+        source = self._resolved.source if self._resolved is not None else "not yet looked up"
+        return f"Authenticator(registry={self.registry!r}, credentials={source!r})"
+
+    @property
+    def _creds(self) -> Credentials:
+        if self._resolved is None:
+            with self._creds_lock:
+                if self._resolved is None:
+                    src = self._creds_source
+                    self._resolved = src if isinstance(src, Credentials) else src()
+        return self._resolved
 
     def authorization(self, scope: str | None) -> str | None:
         """The header value to send for ``scope`` now, from what earlier challenges taught."""

@@ -77,7 +77,12 @@ def is_loopback(host: str) -> bool:
 
 class RegistryClient:
     """Talks to one registry. ``registry`` is as in a reference (``docker.io``,
-    ``ghcr.io``, ``127.0.0.1:5000``); Docker Hub's API host is used for ``docker.io``."""
+    ``ghcr.io``, ``127.0.0.1:5000``); Docker Hub's API host is used for ``docker.io``.
+
+    ``credentials`` may be a callable, asked once on the first request (so creating a
+    client never runs a credential helper). ``transport``, ``sleep``, ``clock`` and
+    ``rng`` are for tests.
+    """
 
     def __init__(
         self,
@@ -85,7 +90,7 @@ class RegistryClient:
         *,
         settings: OciSettings | None = None,
         limits: Limits | None = None,
-        credentials: Credentials = ANONYMOUS,
+        credentials: Credentials | Callable[[], Credentials] = ANONYMOUS,
         insecure: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,

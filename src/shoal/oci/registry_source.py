@@ -8,13 +8,14 @@ verified) and its config fetched and parsed. Layers are not touched until `fetch
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from shoal.config import Settings
 from shoal.errors import NotFound, UnsupportedManifest
 from shoal.image.source import ResolvedImage
 from shoal.oci.client import RegistryClient
-from shoal.oci.credentials import CredentialStore, explicit
+from shoal.oci.credentials import Credentials, CredentialStore, explicit
 from shoal.oci.manifest import parse_config, parse_manifest
 from shoal.oci.platform import ALL, normalize, parse_selector, select_manifests
 from shoal.oci.reference import Reference, parse_reference
@@ -40,9 +41,12 @@ class RegistrySource:
         self.reference = self.ref.normalized
         self._settings = settings
         if client is None:
-            creds = explicit(username, password)
-            if creds is None:
-                creds = CredentialStore(settings.oci.docker_config).get(self.ref.registry)
+            given = explicit(username, password)
+            registry = self.ref.registry
+            store = CredentialStore(settings.oci.docker_config)
+            creds: Credentials | Callable[[], Credentials] = (
+                given if given is not None else lambda: store.get(registry)
+            )
             client = RegistryClient(
                 self.ref.registry,
                 settings=settings.oci,

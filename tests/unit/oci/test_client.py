@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from shoal.config import Limits, OciSettings, Settings
 from shoal.errors import (
     AuthError,
+    ConfigError,
     DigestMismatch,
     InvalidReference,
     LimitExceeded,
@@ -1071,3 +1072,35 @@ def test_source_schema1_is_unsupported() -> None:
 def test_source_invalid_reference() -> None:
     with pytest.raises(InvalidReference, match="must be lowercase"):
         RegistrySource("registry.test/App:v1", Settings())
+
+
+def test_credentials_are_looked_up_on_first_use() -> None:
+    calls: list[str] = []
+
+    def provider() -> Credentials:
+        calls.append("get")
+        return ALICE
+
+    c, _, _ = client(
+        {"/v2/app/manifests/v1": bearer_registry(), "auth.test/token": token_server()},
+        credentials=provider,
+    )
+    assert calls == []
+    assert "not yet looked up" in repr(c._auth)
+    c.get_manifest("app", "v1")
+    c.get_manifest("app", "v1")
+    assert calls == ["get"]
+
+
+def test_registry_source_constructor_runs_no_credential_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "dc"
+    cfg.mkdir()
+    (cfg / "config.json").write_text("{broken")
+    monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
+    src = RegistrySource("registry.test/app:v1", Settings())  # no I/O yet, so no error yet
+    assert "not yet looked up" in repr(src.client._auth)
+    with pytest.raises(ConfigError, match="invalid JSON"):
+        src.client._auth.authorization("repository:app:pull")  # the first request's lookup
+    src.close()
