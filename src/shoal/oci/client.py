@@ -239,8 +239,8 @@ class RegistryClient:
         what = f"{self.registry}/{repo}@{desc.digest}"
         limit = self._limits.layer_bytes
         if desc.size > limit:
-            # Compression never shrinks a tar below its packed size by much, so a blob
-            # this large cannot unpack within the limit either: refuse before the disk fills.
+            # A compressed blob is (all but) never larger than the tar it unpacks to, so
+            # one this large cannot unpack within the limit: refuse before the disk fills.
             raise LimitExceeded(
                 f"{what}: blob of {desc.size} bytes exceeds layer_bytes ({limit})",
                 limit="layer_bytes",
