@@ -85,7 +85,7 @@ class _Walk:
         """Record a problem; `where` is the chain of entry names inside the file
         (empty for the file itself), so the reason reads "WEB-INF/lib/x.jar: ..."."""
         text = f"{':'.join(where)}: {reason}" if where else reason
-        self.unknowns.append(Unknown(self.path, NAME, text))
+        self.unknowns.append(Unknown(self.path, NAME, _printable(text)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +474,14 @@ def central_directory_size(data: bytes) -> int | None:
         if rec + 56 <= len(data) and data[rec : rec + 4] == b"PK\x06\x06":
             size = int(struct.unpack_from("<Q", data, rec + 40)[0])
     return size
+
+
+def _printable(text: str) -> str:
+    # Entry names come from the archive and may hold newlines or control characters;
+    # a reason stays one printable line whatever they contain.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _one_line(e: BaseException) -> str:

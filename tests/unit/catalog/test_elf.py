@@ -121,7 +121,7 @@ def test_fuzz_random_bytes_never_crash(data: bytes) -> None:
     try:
         parse_elf(b"\x7fELF" + data)
     except ExecutableError as e:
-        assert "\n" not in str(e)
+        assert str(e).isprintable()
 
 
 @settings(max_examples=300, deadline=None)
@@ -135,7 +135,7 @@ def test_fuzz_corrupted_real_header_never_crashes(at: int, patch: bytes) -> None
             with contextlib.suppress(ExecutableError):
                 elf.section_data(s)
     except ExecutableError as e:
-        assert "\n" not in str(e)
+        assert str(e).isprintable()
 
 
 @pytest.mark.parametrize(
@@ -219,4 +219,4 @@ def test_fuzz_corrupted_pe_and_macho_headers(fixture: str, at: int, patch: bytes
             with contextlib.suppress(ExecutableError):
                 exe.section_data(s)
     except ExecutableError as e:
-        assert "\n" not in str(e)
+        assert str(e).isprintable()

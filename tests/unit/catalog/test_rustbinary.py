@@ -231,11 +231,11 @@ def test_fuzz_package_lists_never_crash(entries: list[Any]) -> None:
     result = parse_audit_data(_z({"packages": entries}), "/bin/x")
     assert len(result.packages) + len(result.unknowns) <= len(entries)
     assert all(isinstance(p.name, str) and p.name for p in result.packages)
-    assert all("\n" not in u.reason for u in result.unknowns)
+    assert all(u.reason.isprintable() for u in result.unknowns)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_raw_section_bytes_never_crash(raw: bytes) -> None:
     result = parse_audit_data(raw, "/bin/x")
-    assert all("\n" not in u.reason for u in result.unknowns)
+    assert all(u.reason.isprintable() for u in result.unknowns)
