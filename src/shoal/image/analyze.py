@@ -102,7 +102,7 @@ class Analyzer:
             futures: list[Future[LayerScan]] = [
                 pool.submit(self._scan_one, source, job, tmpdir) for job in todo
             ]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            wait(futures, return_when=FIRST_EXCEPTION)
             for f in futures:
                 if f.done() and f.exception() is not None:
                     for other in futures:
@@ -154,7 +154,9 @@ class Analyzer:
                 size=d.size,
                 created_by=cb,
             )
-            for d, diff_id, cb in zip(img.manifest.layers, img.config.diff_ids, created_by, strict=True)
+            for d, diff_id, cb in zip(
+                img.manifest.layers, img.config.diff_ids, created_by, strict=True
+            )
         )
         info = ImageInfo(
             reference=img.reference,

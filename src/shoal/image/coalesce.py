@@ -16,9 +16,7 @@ from shoal.model import Distro, ImageInfo, Location, Package, PackageType, Sbom,
 PkgKey = tuple[str, str, str, str]
 
 
-def coalesce(
-    image: ImageInfo, scans: Sequence[LayerScan], *, symlink_hops: int
-) -> Sbom:
+def coalesce(image: ImageInfo, scans: Sequence[LayerScan], *, symlink_hops: int) -> Sbom:
     view = FinalView(scans, symlink_hops=symlink_hops)
     diff_ids = [s.diff_id for s in scans]
     created_by = [layer.created_by for layer in image.layers] or [None] * len(scans)

@@ -52,11 +52,6 @@ class CountingReader(io.RawIOBase):
             b[:n] = data
         return n
 
-    def drain(self) -> None:
-        """Read to the end (tar padding after the end-of-archive marker counts too)."""
-        while self.read(1 << 20):
-            pass
-
     def close(self) -> None:
         try:
             self._inner.close()
@@ -79,7 +74,9 @@ def open_layer(blob: BinaryIO, *, limit: int, what: str) -> CountingReader:
     kind = detect(head)
     inner: BinaryIO
     if kind == "gzip":
-        inner = igzip_threaded.open(blob, "rb", threads=1, block_size=1 << 20)  # type: ignore[assignment]
+        inner = igzip_threaded.open(  # type: ignore[no-untyped-call]
+            blob, "rb", threads=1, block_size=1 << 20
+        )
     elif kind == "zstd":
         dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
         inner = dctx.stream_reader(blob, read_size=1 << 20, read_across_frames=True)

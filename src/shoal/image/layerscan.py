@@ -120,9 +120,7 @@ def _result_to(r: CatalogResult) -> dict[str, Any]:
     return {
         "packages": [_pkg_to(p) for p in r.packages],
         "unknowns": [_unknown_to(u) for u in r.unknowns],
-        "licenses": [
-            [e.type.value, e.package_name, list(e.licenses), e.path] for e in r.licenses
-        ],
+        "licenses": [[e.type.value, e.package_name, list(e.licenses), e.path] for e in r.licenses],
     }
 
 

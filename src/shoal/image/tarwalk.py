@@ -8,11 +8,11 @@ rejected as the hostile input it is.
 
 from __future__ import annotations
 
+import io
 import posixpath
-import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.config import Limits
@@ -20,6 +20,7 @@ from shoal.errors import LayerError, LimitExceeded
 from shoal.image.decompress import open_layer
 from shoal.image.layerscan import FileResult, LayerScan
 from shoal.image.osrelease import OS_RELEASE_PATHS
+from shoal.image.tar import HARDLINK, REGULAR, SYMLINK, TarReader
 from shoal.model import CatalogResult, Unknown
 
 WHITEOUT = ".wh."
@@ -68,13 +69,13 @@ class LayerWalker:
         pending: list[_Pending] = []
         with open_blob() as blob:
             reader = open_layer(blob, limit=self.limits.layer_bytes, what=what)
+            buffered = io.BufferedReader(reader, buffer_size=_BUF)
             try:
-                self._pass(reader, scan, pending, what)
-                reader.drain()
-            except (tarfile.TarError, EOFError) as e:
-                raise LayerError(f"{what}: not a valid tar stream: {e}") from e
+                self._pass(buffered, scan, pending, what)
+                while buffered.read(_BUF):  # tar padding after the end marker is hashed too
+                    pass
             finally:
-                reader.close()
+                buffered.close()
             scan.bytes_read = reader.count
             got = "sha256:" + reader.sha256.hexdigest()
         if diff_id and got != diff_id:
@@ -88,69 +89,65 @@ class LayerWalker:
 
     # -- the single pass -------------------------------------------------------------------
     def _pass(
-        self, reader: BinaryIO, scan: LayerScan, pending: list[_Pending], what: str
+        self, reader: io.BufferedReader[Any], scan: LayerScan, pending: list[_Pending], what: str
     ) -> None:
         limits = self.limits
         files: dict[str, tuple[int, int]] = {}  # regular file -> (size, mode), for hard links
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=_BUF) as tf:
-            for member in tf:
-                scan.entries += 1
-                if scan.entries > limits.layer_entries:
-                    raise LimitExceeded(
-                        f"{what}: more than {limits.layer_entries} tar entries "
-                        "(limits.layer_entries)",
-                        limit="layer_entries",
-                    )
-                if len(member.name) > limits.path_length:
-                    raise LimitExceeded(
-                        f"{what}: tar entry path of {len(member.name)} bytes is longer than "
-                        f"{limits.path_length} (limits.path_length)",
-                        limit="path_length",
-                    )
-                path = clean_path(member.name, what=what)
-                base = posixpath.basename(path)
-                if base.startswith(WHITEOUT):
-                    parent = posixpath.dirname(path)
-                    if base == OPAQUE:
-                        scan.opaque.add(parent)
-                    else:
-                        scan.whiteouts.add(posixpath.join(parent, base[len(WHITEOUT) :]))
-                    continue
-                if member.issym():
-                    scan.symlinks[path] = member.linkname
-                    continue
-                if member.islnk():
-                    target = clean_path(member.linkname, what=what)
-                    size, mode = files.get(target, (0, member.mode))
-                    entry = FileEntry(path=path, size=size, mode=mode)
-                    wanted = [c for c in self.catalogers if c.wants(entry)]
-                    if wanted:
-                        scan.wanted.add(path)
-                        pending.append(_Pending(path, target, wanted))
-                    continue
-                if not member.isreg():
-                    continue
-                files[path] = (member.size, member.mode)
-                entry = FileEntry(path=path, size=member.size, mode=member.mode)
+        tar = TarReader(reader, what=what)
+        for member in tar:
+            scan.entries += 1
+            if scan.entries > limits.layer_entries:
+                raise LimitExceeded(
+                    f"{what}: more than {limits.layer_entries} tar entries (limits.layer_entries)",
+                    limit="layer_entries",
+                )
+            if len(member.name) > limits.path_length:
+                raise LimitExceeded(
+                    f"{what}: tar entry path of {len(member.name)} bytes is longer than "
+                    f"{limits.path_length} (limits.path_length)",
+                    limit="path_length",
+                )
+            path = clean_path(member.name, what=what)
+            base = posixpath.basename(path)
+            if base.startswith(WHITEOUT):
+                parent = posixpath.dirname(path)
+                if base == OPAQUE:
+                    scan.opaque.add(parent)
+                else:
+                    scan.whiteouts.add(posixpath.join(parent, base[len(WHITEOUT) :]))
+                continue
+            if member.type == SYMLINK:
+                scan.symlinks[path] = member.linkname
+                continue
+            if member.type == HARDLINK:
+                target = clean_path(member.linkname, what=what)
+                size, mode = files.get(target, (0, member.mode))
+                entry = FileEntry(path=path, size=size, mode=mode)
                 wanted = [c for c in self.catalogers if c.wants(entry)]
-                is_os = path in _OS_FILES and member.size <= _OS_FILE_MAX
-                if not wanted and not is_os:
-                    continue
                 if wanted:
                     scan.wanted.add(path)
-                fobj = tf.extractfile(member)
-                if fobj is None:  # pragma: no cover - regular files always have content
-                    continue
-                if is_os:
-                    data = fobj.read()
-                    scan.os_files[path] = data
-                    if wanted:
-                        self._run(scan, wanted, LayerFile(path, data, member.mode))
-                    continue
-                self._read_and_run(scan, wanted, fobj, entry)
+                    pending.append(_Pending(path, target, wanted))
+                continue
+            if member.type != REGULAR:
+                continue
+            files[path] = (member.size, member.mode)
+            entry = FileEntry(path=path, size=member.size, mode=member.mode)
+            wanted = [c for c in self.catalogers if c.wants(entry)]
+            is_os = path in _OS_FILES and member.size <= _OS_FILE_MAX
+            if not wanted and not is_os:
+                continue
+            if wanted:
+                scan.wanted.add(path)
+            if is_os:
+                data = tar.read_data()
+                scan.os_files[path] = data
+                if wanted:
+                    self._run(scan, wanted, LayerFile(path, data, member.mode))
+                continue
+            self._read_and_run(scan, wanted, tar, entry)
 
     def _read_and_run(
-        self, scan: LayerScan, wanted: list[Cataloger], fobj: BinaryIO, entry: FileEntry
+        self, scan: LayerScan, wanted: list[Cataloger], tar: TarReader, entry: FileEntry
     ) -> None:
         if entry.size > self.limits.file_bytes:
             for c in wanted:
@@ -167,11 +164,11 @@ class LayerWalker:
         head_size = max((c.head_size for c in wanted), default=0)
         head = b""
         if head_size:
-            head = fobj.read(head_size)
+            head = tar.read_data(head_size)
             wanted = [c for c in wanted if not c.head_size or c.accepts(head)]
             if not wanted:
                 return
-        data = head + fobj.read()
+        data = head + tar.read_data()
         self._run(scan, wanted, LayerFile(entry.path, data, entry.mode))
 
     def _run(self, scan: LayerScan, wanted: list[Cataloger], f: LayerFile) -> None:
@@ -200,27 +197,23 @@ class LayerWalker:
             by_target.setdefault(p.target, []).append(p)
         with open_blob() as blob:
             reader = open_layer(blob, limit=self.limits.layer_bytes, what=what)
+            buffered = io.BufferedReader(reader, buffer_size=_BUF)
             try:
-                with tarfile.open(fileobj=reader, mode="r|", bufsize=_BUF) as tf:
-                    for member in tf:
-                        if not member.isreg():
-                            continue
-                        path = clean_path(member.name, what=what)
-                        links = by_target.pop(path, None)
-                        if not links:
-                            continue
-                        if member.size > self.limits.file_bytes:
-                            continue
-                        fobj = tf.extractfile(member)
-                        data = fobj.read() if fobj else b""
-                        for link in links:
-                            self._run(scan, link.catalogers, LayerFile(link.path, data, member.mode))
-                        if not by_target:
-                            break
-            except (tarfile.TarError, EOFError) as e:
-                raise LayerError(f"{what}: not a valid tar stream: {e}") from e
+                tar = TarReader(buffered, what=what)
+                for member in tar:
+                    if member.type != REGULAR:
+                        continue
+                    path = clean_path(member.name, what=what)
+                    links = by_target.pop(path, None)
+                    if not links or member.size > self.limits.file_bytes:
+                        continue
+                    data = tar.read_data()
+                    for link in links:
+                        self._run(scan, link.catalogers, LayerFile(link.path, data, member.mode))
+                    if not by_target:
+                        break
             finally:
-                reader.close()
+                buffered.close()
         for links in by_target.values():
             for link in links:
                 scan.problems.append(

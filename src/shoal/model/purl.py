@@ -39,6 +39,8 @@ def package_purl(pkg: Package) -> str:
 
     if pkg.type.is_os:
         namespace = pkg.distro.id if pkg.distro else _DEFAULT_OS_NAMESPACE[pkg.type]
+        if pkg.type is PackageType.RPM and namespace == "rhel":
+            namespace = "redhat"  # the purl-spec / Syft namespace for Red Hat rpms
         if pkg.arch:
             qualifiers["arch"] = pkg.arch
         if pkg.type is PackageType.RPM:
