@@ -19,7 +19,9 @@ def info(scans: list) -> ImageInfo:  # type: ignore[type-arg]
 
 
 def test_package_is_attributed_to_the_layer_that_introduced_it() -> None:
-    l0 = scan_layer({"/app/deps.pkglist": b"a 1\nb 1\n", "/etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
+    l0 = scan_layer(
+        {"/app/deps.pkglist": b"a 1\nb 1\n", "/etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"}
+    )
     l1 = scan_layer({"/app/deps.pkglist": b"a 1\nb 2\nc 1\n"})
     sbom = coalesce(info([l0, l1]), [l0, l1], symlink_hops=40)
     got = {(p.name, p.version): (p.layer, p.layer_created_by) for p in sbom.packages}
