@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shoal.versions.pep440 import SCHEME as PEP440
 from shoal.versions.ranges import Event, affected, affected_by_ranges, parse_events
 
 OSV = Path(__file__).parent / "testdata" / "osv"
@@ -174,8 +175,9 @@ def test_parse_events_accepts_event_objects() -> None:
     assert evs == (Event("introduced", "1.0"), Event("fixed", "2.0"))
 
 
-event_versions = st.sampled_from(["0", "1.0", "1.1", "1.2", "2.0", "2.0a1", "3", "x y"])
+event_versions = st.sampled_from(["0", "1.0", "1.1", "1.2", "2.0", "2.0a1", "3", "x y", ""])
 event_kinds = st.sampled_from(["introduced", "fixed", "last_affected", "limit"])
+valid = st.sampled_from(["0.1", "1.0", "1.0.post1", "1.1", "1.2rc1", "1.2", "2.0a1", "2.0", "3"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -186,11 +188,18 @@ event_kinds = st.sampled_from(["introduced", "fixed", "last_affected", "limit"])
 def test_affected_never_crashes_and_is_three_valued(
     events: list[dict[str, str]], version: str
 ) -> None:
-    result = affected("PyPI", version, events)
-    assert result in (True, False, None)
-    if result is False:
-        # never "not affected" when an introduced event at or below the version exists
-        # and nothing at or below it closes the range
-        assert not any(e.get("introduced") == "0" for e in events) or any(
-            k in e for e in events for k in ("fixed", "last_affected", "limit")
-        )
+    assert affected("PyPI", version, events) in (True, False, None)
+    assert affected("npm", version, events) in (True, False, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(introduced=valid, fixed=valid, version=valid)
+def test_one_range_is_the_half_open_interval(introduced: str, fixed: str, version: str) -> None:
+    cmp = PEP440.compare
+    if cmp(introduced, fixed) >= 0:
+        return
+    events = [{"fixed": fixed}, {"introduced": introduced}]
+    want = cmp(introduced, version) <= 0 < cmp(fixed, version)
+    assert affected("PyPI", version, events) is want
+    last = [{"introduced": introduced}, {"last_affected": fixed}]
+    assert affected("PyPI", version, last) is (cmp(introduced, version) <= 0 <= cmp(fixed, version))
