@@ -39,7 +39,8 @@ class RustBinaryCataloger(Cataloger):
     def wants(self, entry: FileEntry) -> bool:
         if entry.size <= 1024:
             return False
-        return entry.executable or any(d in entry.path for d in _BIN_DIRS)
+        p = entry.path
+        return entry.executable or p.endswith(".exe") or any(d in p for d in _BIN_DIRS)
 
     def accepts(self, head: bytes) -> bool:
         return is_executable(head)

@@ -41,6 +41,7 @@ def test_wants_executables_and_bin_dirs() -> None:
     assert c.wants(FileEntry("/usr/local/bin/rg", 4_000_000, 0o755))
     assert c.wants(FileEntry("/usr/bin/rg", 4_000_000, 0o644))
     assert c.wants(FileEntry("/app/server", 4_000_000, 0o700))
+    assert c.wants(FileEntry("/Files/app/tool.exe", 4_000_000, 0o644))
     assert not c.wants(FileEntry("/usr/share/doc/x", 4_000, 0o644))
     assert not c.wants(FileEntry("/usr/bin/tiny", 100, 0o755))
 
