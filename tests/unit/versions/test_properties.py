@@ -29,7 +29,7 @@ maven_text = st.tuples(st.sampled_from(["0", "1", "2", "10"]), versionish).map("
 
 def valid_pool(scheme: VersionScheme) -> list[str]:
     """Every version in the scheme's tables that the scheme parses strictly."""
-    pool = set()
+    pool: set[str] = set()
     for path in table_files():
         if scheme_of(path) == scheme.name:
             for row in read_table(path):
