@@ -28,9 +28,11 @@ NAME = "npm/pnpm-lock"
 
 _MAX_UNKNOWNS = 20
 _LOCAL = ("file:", "link:", "workspace:")
-# BaseLoader keeps scalars as strings: `lockfileVersion: 5.10` or `version: 1.10` stay exact.
+# libyaml's parser when PyYAML has it. Documents are built from its events, whose scalars
+# are the raw text: `version: 1.10` stays "1.10", never the float 1.1.
 _YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 _MAX_YAML_DEPTH = 64
+_NO_KEY = object()  # marks a mapping waiting for its next key
 
 
 class PnpmLockCataloger(Cataloger):
@@ -46,9 +48,13 @@ class PnpmLockCataloger(Cataloger):
 
 def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
     """Packages listed in a pnpm lockfile."""
-    doc, problem = _load_yaml(data)
+    docs, problem = _yaml_documents(data)
     if problem:
         return CatalogResult.failed(path, NAME, problem)
+    # pnpm 10 may put an "env lockfile" document (config and package-manager dependencies)
+    # before the project's lockfile document in the same file
+    lockfiles = [d for d in docs if isinstance(d, dict) and ("packages" in d or "importers" in d)]
+    doc = lockfiles[-1] if lockfiles else (docs[-1] if docs else None)
     if not isinstance(doc, dict):
         return CatalogResult.failed(path, NAME, "top level is not a mapping")
     raw_version = doc.get("lockfileVersion")
@@ -192,32 +198,64 @@ def _metadata(entry: dict[str, Any], dev: bool = False) -> tuple[tuple[str, str]
     return tuple(meta)
 
 
-def _load_yaml(data: str | bytes) -> tuple[Any, str | None]:
-    """The lockfile document, or why it cannot be read.
+def _yaml_documents(data: str | bytes) -> tuple[list[Any], str | None]:
+    """Every YAML document in `data`, with all scalars as strings, or why it cannot be read.
 
-    Nesting is checked on the event stream first: libyaml's composer recurses in C (a
-    deeply nested document crashes the process) and its scanner slows down with depth, so
-    a document nested deeper than any lockfile is refused after reading only that far."""
+    The documents are built from libyaml's event stream rather than by `yaml.load`: the
+    Python constructor is several times slower on large lockfiles, and libyaml's own
+    composer recurses in C, so a deeply nested document would crash the process. Here
+    nesting is bounded as the events arrive, and the work stops at the first excess.
+    """
+    docs: list[Any] = []
+    stack: list[Any] = []  # open collections, innermost last
+    keys: list[Any] = []  # per open mapping: its pending key, or _NO_KEY
+    anchors: dict[str, Any] = {}
+
+    def add(value: Any) -> str | None:
+        if not stack:
+            docs.append(value)
+            return None
+        top = stack[-1]
+        if isinstance(top, list):
+            top.append(value)
+        elif keys[-1] is _NO_KEY:
+            if isinstance(value, dict | list):
+                return "invalid YAML: a collection used as a mapping key"
+            keys[-1] = value
+        else:
+            top[keys[-1]] = value  # a repeated key overrides, as in PyYAML
+            keys[-1] = _NO_KEY
+        return None
+
     try:
-        depth = 0
         for event in yaml.parse(data, Loader=_YAML_LOADER):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > _MAX_YAML_DEPTH:
-                    return None, f"invalid YAML: nested deeper than {_MAX_YAML_DEPTH} levels"
+            problem: str | None = None
+            if isinstance(event, yaml.ScalarEvent):
+                problem = add(event.value)
+                if event.anchor:
+                    anchors[event.anchor] = event.value
+            elif isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= _MAX_YAML_DEPTH:
+                    return [], f"invalid YAML: nested deeper than {_MAX_YAML_DEPTH} levels"
+                node: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                problem = add(node)
+                if event.anchor:
+                    anchors[event.anchor] = node
+                stack.append(node)
+                keys.append(_NO_KEY)
             elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        # pnpm 10 may put an "env lockfile" document (config and package-manager
-        # dependencies) before the project's lockfile document in the same file
-        docs = list(yaml.load_all(data, Loader=_YAML_LOADER))  # BaseLoader builds no objects
+                stack.pop()
+                keys.pop()
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    return [], f"invalid YAML: undefined alias {str(event.anchor)[:40]!r}"
+                # shared, not copied: an alias bomb costs nothing
+                problem = add(anchors[event.anchor])
+            if problem:
+                return [], problem
     except yaml.YAMLError as e:
-        return None, f"invalid YAML: {_one_line(e)}"
-    except RecursionError:
-        return None, "invalid YAML: nested too deeply"
-    for doc in reversed(docs):
-        if isinstance(doc, dict) and ("packages" in doc or "importers" in doc):
-            return doc, None
-    return (docs[-1] if docs else None), None
+        return [], f"invalid YAML: {_one_line(e)}"
+    return docs, None
 
 
 def _one_line(e: BaseException) -> str:

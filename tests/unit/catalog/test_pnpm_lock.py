@@ -237,3 +237,24 @@ def test_env_lockfile_document_before_the_project_document() -> None:
     )
     res = parse_pnpm_lock(text.encode(), "/p")
     assert sorted((p.name, p.version) for p in res.packages) == APP
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "lockfileVersion: '9.0'\n? [a]\n: 1\n",
+            "invalid YAML: a collection used as a mapping key",
+        ),
+        ("lockfileVersion: '9.0'\nx: *nope\n", "invalid YAML: undefined alias 'nope'"),
+    ],
+)
+def test_yaml_the_builder_refuses(text: str, reason: str) -> None:
+    res = parse_pnpm_lock(text.encode(), "/p")
+    assert [u.reason for u in res.unknowns] == [reason]
+
+
+def test_recursive_alias_does_not_loop() -> None:
+    text = "lockfileVersion: '9.0'\nx: &r [*r]\npackages:\n  a@1.0.0: {}\n"
+    res = parse_pnpm_lock(text.encode(), "/p")
+    assert [(p.name, p.version) for p in res.packages] == [("a", "1.0.0")]

@@ -193,3 +193,8 @@ def test_byte_order_mark_is_tolerated() -> None:
     res = YarnLockCataloger().catalog(LayerFile(path="/y/yarn.lock", data=data))
     assert res.unknowns == ()
     assert len(res.packages) == 10
+
+
+def test_berry_with_two_documents_is_unknown() -> None:
+    res = parse_yarn_lock("__metadata:\n  version: 8\n---\na: 1\n", "/y")
+    assert [u.reason for u in res.unknowns] == ["expected one YAML document, found 2"]
