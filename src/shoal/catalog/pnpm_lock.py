@@ -61,7 +61,7 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
     if not isinstance(raw_version, str):
         return CatalogResult.failed(path, NAME, "missing 'lockfileVersion'")
     major = raw_version.strip("'\"").split(".", 1)[0]
-    if not major.isdigit():
+    if not (major.isascii() and major.isdigit() and len(major) <= 4):
         return CatalogResult.failed(path, NAME, f"unreadable lockfileVersion {raw_version[:40]!r}")
     slash_keys = int(major) < 6
 

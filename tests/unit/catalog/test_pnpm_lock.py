@@ -136,6 +136,8 @@ def test_lockfile_without_packages_is_empty() -> None:
     [
         ("packages: {}\n", "missing 'lockfileVersion'"),
         ("lockfileVersion: abc\n", "unreadable lockfileVersion 'abc'"),
+        ("lockfileVersion: \u00b2\n", "unreadable lockfileVersion"),
+        ("lockfileVersion: " + "9" * 5000 + "\n", "unreadable lockfileVersion"),
         ("lockfileVersion: '9.0'\npackages: [1]\n", "'packages' is not a mapping"),
         ("- 1\n", "top level is not a mapping"),
         ("lockfileVersion: '9.0'\npackages: {a: [\n", "invalid YAML:"),
