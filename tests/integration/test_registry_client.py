@@ -47,7 +47,7 @@ def build(tmp: Path, tag: str, *, salt: str, **kw: object) -> tuple[OciLayoutBui
             {"/usr/share/doc/x": os.urandom(64) + salt.encode()},
         ],
         tag=tag,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     return layout, img
 

@@ -93,7 +93,7 @@ class Recorder:
 def client(
     routes: dict[str, Handler | list[Handler]],
     *,
-    credentials: Credentials = ANONYMOUS,
+    credentials: Credentials | Callable[[], Credentials] = ANONYMOUS,
     registry: str = "registry.test",
     retries: int = 3,
     limits: Limits | None = None,
@@ -103,7 +103,7 @@ def client(
     sleeps: list[float] = []
     c = RegistryClient(
         registry,
-        settings=OciSettings(retries=retries, **kw),  # type: ignore[arg-type]
+        settings=OciSettings(retries=retries, **kw),
         limits=limits,
         credentials=credentials,
         transport=httpx.MockTransport(rec),
@@ -835,7 +835,7 @@ def test_link_header_with_several_links() -> None:
         ),
         lambda r: httpx.Response(200, json={"tags": ["b"]}),
     ]
-    c, _, _ = client({"/v2/app/tags/list": seq})  # type: ignore[dict-item]
+    c, _, _ = client({"/v2/app/tags/list": seq})
     assert list(c.tags("app")) == ["a", "b"]
 
 
