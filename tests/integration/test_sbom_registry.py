@@ -35,7 +35,9 @@ def sbom_json(args: list[str]) -> dict:  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="module")
-def debian_app(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str]]:
+def debian_app(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, list[str]]:
     """Three layers: a Debian base, pip installs plus apt installs, then a pip uninstall."""
     b = OciLayoutBuilder(tmp_path_factory.mktemp("debian-app"))
     os_release = Path("/usr/lib/os-release").read_bytes()
@@ -46,13 +48,20 @@ def debian_app(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> 
     ]
     wheels = real_dist_info("httpx", "rich", "PyYAML")
     app_layer = {"/var/lib/dpkg/status": real_dpkg_status(0, 30), **wheels}
-    uninstall = [Entry("usr/local/lib/python3.11/site-packages/.wh." + next(
-        Path(p).parent.name for p in wheels if "PyYAML" in p or "pyyaml" in p.lower()
-    ))]
+    uninstall = [
+        Entry(
+            "usr/local/lib/python3.11/site-packages/.wh."
+            + next(Path(p).parent.name for p in wheels if "PyYAML" in p or "pyyaml" in p.lower())
+        )
+    ]
     img = b.add_image(
         [base, app_layer, uninstall],
         tag="v1",
-        history=["FROM debian:bookworm", "RUN apt-get install && pip install", "RUN pip uninstall pyyaml"],
+        history=[
+            "FROM debian:bookworm",
+            "RUN apt-get install && pip install",
+            "RUN pip uninstall pyyaml",
+        ],
     )
     ref = f"{registry.host}/debian/app:v1"
     push(b.path, "v1", ref)
@@ -134,11 +143,16 @@ def test_basic_auth_with_password_stdin(auth_registry: Registry, tmp_path: Path)
     b.add_image([real_dist_info("rich")], tag="a")
     ref = f"{auth_registry.host}/private/app:1"
     push(b.path, "a", ref, creds="alice:wonderland-42")
-    res = runner.invoke(app, ["sbom", ref, "-o", "json", "--username", "alice", "--password-stdin"],
-                        input="wonderland-42\n")
+    res = runner.invoke(
+        app,
+        ["sbom", ref, "-o", "json", "--username", "alice", "--password-stdin"],
+        input="wonderland-42\n",
+    )
     assert res.exit_code == 0, res.output
     assert [p["name"] for p in json.loads(res.stdout)["packages"]] == ["rich"]
-    bad = runner.invoke(app, ["sbom", ref, "--username", "alice", "--password-stdin"], input="nope\n")
+    bad = runner.invoke(
+        app, ["sbom", ref, "--username", "alice", "--password-stdin"], input="nope\n"
+    )
     assert bad.exit_code == 2
     assert "nope" not in bad.output
 
@@ -192,7 +206,10 @@ def test_console_script_writes_a_file(debian_app: tuple[str, list[str]], tmp_pat
     out = tmp_path / "sbom.cdx.json"
     res = subprocess.run(
         [str(Path(sys.executable).parent / "shoal"), "sbom", ref, "--output", str(out)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
@@ -217,7 +234,11 @@ class _Zeros(io.RawIOBase):
 def _swap_layer(b: OciLayoutBuilder, tag: str, blob: bytes, diff_id: str) -> None:
     """Replace the single layer of image `tag` with `blob`."""
     index = json.loads((b.path / "index.json").read_text())
-    (desc,) = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == tag]
+    (desc,) = [
+        m
+        for m in index["manifests"]
+        if m["annotations"]["org.opencontainers.image.ref.name"] == tag
+    ]
     blobs = b.path / "blobs" / "sha256"
     manifest = json.loads((blobs / desc["digest"].split(":")[1]).read_text())
     config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_text())

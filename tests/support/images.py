@@ -1,11 +1,11 @@
 """Build OCI images in Python (no Docker) and push them with skopeo.
 
-    layout = OciLayoutBuilder(tmp_path / "layout")
-    img = layout.add_image(
-        [{"/etc/os-release": b"ID=debian\n", "/var/lib/dpkg/status": status}],
-        tag="v1",
-    )
-    push(layout.path, "v1", f"{registry.host}/demo:v1")
+layout = OciLayoutBuilder(tmp_path / "layout")
+img = layout.add_image(
+    [{"/etc/os-release": b"ID=debian\n", "/var/lib/dpkg/status": status}],
+    tag="v1",
+)
+push(layout.path, "v1", f"{registry.host}/demo:v1")
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import zstandard
 
@@ -37,13 +37,11 @@ class Entry:
     mode: int = 0o644
 
 
-LayerSpec = Union[Mapping[str, bytes], Iterable[Entry]]
+LayerSpec = Mapping[str, bytes] | Iterable[Entry]
 
 
 def make_tar(spec: LayerSpec) -> bytes:
-    entries = (
-        [Entry(p, d) for p, d in spec.items()] if isinstance(spec, Mapping) else list(spec)
-    )
+    entries = [Entry(p, d) for p, d in spec.items()] if isinstance(spec, Mapping) else list(spec)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for e in entries:
@@ -70,9 +68,13 @@ def make_tar(spec: LayerSpec) -> bytes:
 
 def compress(data: bytes, how: Compression) -> tuple[bytes, str]:
     if how == "gzip":
-        return gzip.compress(data, compresslevel=1, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+        return gzip.compress(
+            data, compresslevel=1, mtime=0
+        ), "application/vnd.oci.image.layer.v1.tar+gzip"
     if how == "zstd":
-        return zstandard.ZstdCompressor().compress(data), "application/vnd.oci.image.layer.v1.tar+zstd"
+        return zstandard.ZstdCompressor().compress(
+            data
+        ), "application/vnd.oci.image.layer.v1.tar+zstd"
     return data, "application/vnd.oci.image.layer.v1.tar"
 
 
@@ -97,7 +99,11 @@ class OciLayoutBuilder:
         self.path = path
         (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-        self.index: dict[str, Any] = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+        self.index: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [],
+        }
         self._save_index()
 
     def write_blob(self, data: bytes) -> str:
@@ -133,7 +139,10 @@ class OciLayoutBuilder:
             "config": {},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": [
-                {"created": "2024-01-01T00:00:00Z", "created_by": (history[i] if history else f"layer {i}")}
+                {
+                    "created": "2024-01-01T00:00:00Z",
+                    "created_by": (history[i] if history else f"layer {i}"),
+                }
                 for i in range(len(layers))
             ],
         }
@@ -144,7 +153,11 @@ class OciLayoutBuilder:
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_digest, "size": len(cfg_bytes)},
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": cfg_digest,
+                "size": len(cfg_bytes),
+            },
             "layers": descs,
         }
         mbytes = json.dumps(manifest).encode()
@@ -153,7 +166,12 @@ class OciLayoutBuilder:
 
     def add_image(self, layers: list[LayerSpec], *, tag: str, **kw: Any) -> BuiltImage:
         img = self.build_image(layers, **kw)
-        self._tag(img.manifest_digest, len(img.manifest_bytes), "application/vnd.oci.image.manifest.v1+json", tag)
+        self._tag(
+            img.manifest_digest,
+            len(img.manifest_bytes),
+            "application/vnd.oci.image.manifest.v1+json",
+            tag,
+        )
         return img
 
     def add_index(self, images: list[BuiltImage], *, tag: str) -> str:
@@ -163,9 +181,18 @@ class OciLayoutBuilder:
             if img.config.get("variant"):
                 plat["variant"] = img.config["variant"]
             manifests.append(
-                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": img.manifest_digest, "size": len(img.manifest_bytes), "platform": plat}
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": img.manifest_digest,
+                    "size": len(img.manifest_bytes),
+                    "platform": plat,
+                }
             )
-        idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
+        idx = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests,
+        }
         ib = json.dumps(idx).encode()
         d = self.write_blob(ib)
         self._tag(d, len(ib), "application/vnd.oci.image.index.v1+json", tag)
@@ -173,15 +200,30 @@ class OciLayoutBuilder:
 
     def _tag(self, digest: str, size: int, media: str, tag: str) -> None:
         self.index["manifests"] = [
-            m for m in self.index["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != tag
+            m
+            for m in self.index["manifests"]
+            if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != tag
         ]
         self.index["manifests"].append(
-            {"mediaType": media, "digest": digest, "size": size, "annotations": {"org.opencontainers.image.ref.name": tag}}
+            {
+                "mediaType": media,
+                "digest": digest,
+                "size": size,
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }
         )
         self._save_index()
 
 
-def push(layout: Path, tag: str, dest: str, *, all_platforms: bool = False, creds: str | None = None, fmt: str | None = None) -> None:
+def push(
+    layout: Path,
+    tag: str,
+    dest: str,
+    *,
+    all_platforms: bool = False,
+    creds: str | None = None,
+    fmt: str | None = None,
+) -> None:
     """skopeo copy oci:LAYOUT:TAG docker://DEST (plain HTTP to the loopback registry)."""
     cmd = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
     if all_platforms:
@@ -191,6 +233,6 @@ def push(layout: Path, tag: str, dest: str, *, all_platforms: bool = False, cred
     if fmt:
         cmd += ["--format", fmt]
     cmd += [f"oci:{layout}:{tag}", f"docker://{dest}"]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"skopeo copy failed: {res.stderr.strip()}")

@@ -22,7 +22,11 @@ _PURL_TYPE = {
     PackageType.DOTNET: "nuget",
 }
 
-_DEFAULT_OS_NAMESPACE = {PackageType.DEB: "debian", PackageType.APK: "alpine", PackageType.RPM: None}
+_DEFAULT_OS_NAMESPACE = {
+    PackageType.DEB: "debian",
+    PackageType.APK: "alpine",
+    PackageType.RPM: None,
+}
 
 
 def normalize_python_name(name: str) -> str:
@@ -65,9 +69,8 @@ def package_purl(pkg: Package) -> str:
             namespace, name = name.rsplit("/", 1)
     elif pkg.type is PackageType.JAVA:
         namespace = pkg.namespace
-    elif pkg.type is PackageType.PHP:
-        if "/" in name:
-            namespace, name = name.split("/", 1)
+    elif pkg.type is PackageType.PHP and "/" in name:
+        namespace, name = name.split("/", 1)
 
     return PackageURL(
         type=ptype,
