@@ -13,11 +13,15 @@ Tools (none is needed by the tests, which only read the committed tables):
 - rpm: rpm's Lua ``rpm.ver`` objects (rpm 4.18 ``rpmverCmp``)
 - pep440: packaging 21.3 (``pip install --target /tmp/pkg21 packaging==21.3``)
 - npm: node-semver (``npm install semver`` in /tmp/semvertool)
+- semver (crates.io, Hex): node-semver on strings without npm's tolerated extras
 - go: golang.org/x/mod/semver as vendored in the Go toolchain's source
 - maven: ``org.apache.maven.artifact.versioning.ComparableVersion`` from Maven's jar
 - gem: ``Gem::Version`` (Debian's ruby)
 - composer: composer/semver's ``VersionParser::normalize`` + PHP ``version_compare``
   (Debian's php-cli and php-composer-semver)
+
+No tool here covers apk (Debian has no apk-tools) or NuGet (no .NET): their tables are
+hand-written from apk-tools' own test data and version.c, and from NuGet's documentation.
 """
 
 from __future__ import annotations
@@ -114,6 +118,19 @@ def cmp_node_semver(ps: Pairs) -> Results:
     return _lines_to_results(out)
 
 
+def cmp_strict_semver(ps: Pairs) -> Results:
+    # node-semver's strict parser is SemVer 2.0.0 plus a tolerated "v" prefix and
+    # whitespace; without those, its answers are SemVer precedence (the semver crate's
+    # `cmp_precedence`), which no tool on this machine offers directly.
+    def plain(v: str) -> bool:
+        return v[:1] not in ("v", "=") and v == v.strip()
+
+    return [
+        r if plain(a) and plain(b) else None
+        for (a, b), r in zip(ps, cmp_node_semver(ps), strict=True)
+    ]
+
+
 def cmp_go(ps: Pairs) -> Results:
     goroot = subprocess.run(
         ["go", "env", "GOROOT"], capture_output=True, text=True, check=True
@@ -177,6 +194,8 @@ GENERATORS: dict[str, tuple[str, str, Callable[[Pairs], Results], int]] = {
     "rpm": ("rpm", "rpm 4.18 Lua rpm.ver comparison (rpmverCmp)", cmp_rpm, 900),
     "pep440": ("pep440", "packaging 21.3 parse() incl. LegacyVersion", cmp_legacy_packaging, 900),
     "npm": ("semver", "node-semver 7 compare(), strict parsing", cmp_node_semver, 1500),
+    "semver": ("semver", "node-semver 7 compare() on strict SemVer 2.0.0 strings",
+               cmp_strict_semver, 1500),
     "go": ("go", "golang.org/x/mod/semver.Compare (Go 1.19 toolchain copy)", cmp_go, 900),
     "maven": ("maven", "Maven 3.8.7 ComparableVersion", cmp_maven, 900),
     "gem": ("gem", "RubyGems Gem::Version <=> (Ruby 3.1)", cmp_gem, 900),

@@ -34,7 +34,7 @@ _SUFFIXES = _PRE | _POST
 
 _DIGITS = re.compile(r"[0-9]*")
 _LOWER = re.compile(r"[a-z]*")
-_HEX = re.compile(r"[0-9a-fA-F]*")
+_HEX = re.compile(r"[0-9a-f]*")  # APK_CTYPE_HEXDIGIT: lower case only
 
 
 def _token_key(token: int, value: object) -> tuple[int, object]:

@@ -19,7 +19,7 @@ def test_every_scheme_has_hand_and_generated_tables() -> None:
     for scheme in ("deb", "apk", "rpm", "pep440", "npm", "semver", "go", "maven", "gem",
                    "nuget", "composer"):  # fmt: skip
         assert f"{scheme}-versions.txt" in names
-    for scheme in ("deb", "rpm", "pep440", "npm", "go", "maven", "gem", "composer"):
+    for scheme in ("deb", "rpm", "pep440", "npm", "semver", "go", "maven", "gem", "composer"):
         assert f"{scheme}-versions-generated.txt" in names
 
 
