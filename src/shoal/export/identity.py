@@ -87,7 +87,8 @@ def image_name(reference: str) -> ImageName:
     # A ':' before the last '/' is a registry port ("localhost:5000/app"), not a tag.
     if colon > ref.rfind("/"):
         ref, tag = ref[:colon], ref[colon + 1 :] or None
-    repository = ref.rstrip("/") or reference
+    # An empty reference cannot come from a real source, but naming must still give a name.
+    repository = ref.rstrip("/") or reference.strip() or "unnamed"
     name = repository.rsplit("/", 1)[-1] or repository
     return ImageName(repository=repository, name=name, tag=tag, in_registry=in_registry)
 
