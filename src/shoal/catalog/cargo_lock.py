@@ -45,7 +45,7 @@ def parse_cargo_lock(text: str, path: str) -> CatalogResult:
     """Crates in a Cargo.lock of any format (1 to 4)."""
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, and integers past Python's digit limit
         return CatalogResult.failed(path, NAME, f"invalid TOML: {_one_line(e)}")
     except RecursionError:
         return CatalogResult.failed(path, NAME, "invalid TOML: nested too deeply")

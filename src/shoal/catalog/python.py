@@ -107,7 +107,15 @@ def parse_egg(data: bytes, path: str) -> CatalogResult:
             with zf.open(info) as member:
                 # read one byte past the bound: the header's size may lie
                 raw = member.read(_MAX_PKG_INFO + 1)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as e:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+    ) as e:
+        # ValueError: zipfile seeks to a negative offset when a header field is corrupt
         return CatalogResult.failed(path, NAME, f"unreadable egg zip: {_one_line(e)}")
     except (NotImplementedError, RuntimeError) as e:  # unsupported compression, encryption
         return CatalogResult.failed(path, NAME, f"unsupported egg zip: {_one_line(e)}")

@@ -98,6 +98,7 @@ def test_bad_tables_are_unknown_and_the_rest_kept() -> None:
         ("version = 'x'\n", "invalid lockfile version 'x'"),
         ("package = 3\n", "'package' is not an array of tables"),
         ("a = " + "[" * 50_000, "invalid TOML"),
+        ("version = " + "9" * 5000 + "\n", "invalid TOML: Exceeds the limit"),
     ],
 )
 def test_malformed_file_is_one_unknown(text: str, reason: str) -> None:

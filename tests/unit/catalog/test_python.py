@@ -146,6 +146,15 @@ def test_egg_that_is_not_a_zip_is_unknown() -> None:
     assert res.unknowns[0].reason.startswith("unreadable egg zip:")
 
 
+def test_egg_with_a_corrupt_local_header_offset_is_unknown() -> None:
+    data = bytearray(_zip({"EGG-INFO/PKG-INFO": b"Name: x\nVersion: 1\n"}))
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 42 : cd + 46] = (2**31).to_bytes(4, "little")  # local header offset
+    res = parse_egg(bytes(data), "/x.egg")
+    assert res.packages == ()
+    assert res.unknowns[0].reason.startswith("unreadable egg zip:")
+
+
 def test_egg_pkg_info_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import shoal.catalog.python as mod
 
