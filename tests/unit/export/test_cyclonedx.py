@@ -14,6 +14,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from hypothesis import HealthCheck, given, settings
 
 from shoal.export import CycloneDxJsonFormatter
+from shoal.export.base import clean_sbom, safe_purl
 from shoal.model import Location, Package, PackageType, Sbom
 
 from .conftest import check_golden, load_case
@@ -215,3 +216,7 @@ def test_any_sbom_gives_a_valid_document(sbom: Sbom) -> None:
     assert_valid(text)
     doc = json.loads(text)
     assert len(doc["components"]) == len(sbom.packages) + (sbom.distro is not None)
+    # purls pass through the library's PackageURL unchanged
+    clean = clean_sbom(sbom)
+    written = sorted(c["purl"] for c in doc["components"] if "purl" in c)
+    assert written == sorted(p for p in map(safe_purl, clean.packages) if p is not None)
