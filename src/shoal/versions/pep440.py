@@ -1,12 +1,12 @@
 """Python package versions (PyPI), ordered per PEP 440.
 
 ``[N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]`` with every spelling PEP 440 allows and
-normalises: case-insensitive, a leading ``v``, ``alpha``/``beta``/``c``/``pre``/
-``preview`` for ``a``/``b``/``rc``, ``rev``/``r``/``-N`` for ``.postN``, ``-``/``_``/``.``
-separators, implicit numbers, and surrounding whitespace. Order: epoch, release (with
-trailing zeros ignored), then ``.devN`` of a plain release < pre-releases < the release
-< post-releases, a pre-release's or post-release's own ``.devN`` sorting before it;
-a local label sorts after the same version without one, numeric local segments after
+normalises: any case, a leading ``v``, surrounding (Unicode) whitespace, ``alpha``/
+``beta``/``c``/``pre``/``preview`` for ``a``/``b``/``rc``, ``rev``/``r``/``-N`` for
+``.postN``, ``-``/``_``/``.`` separators and implicit numbers. Order: epoch, release
+(trailing zeros ignored), then ``.devN`` of a plain release < pre-releases < the release
+< post-releases, a pre-release's or post-release's own ``.devN`` sorting before it; a
+local label sorts after the same version without one, numeric local segments after
 alphanumeric ones.
 
 Fallback: strings that are not PEP 440 are "legacy" versions, ordered the way OSV does
@@ -22,7 +22,7 @@ from shoal.versions.base import MAX_LENGTH, InvalidVersion, SortKey, VersionSche
 
 _PATTERN = re.compile(
     r"""
-    \s*v?
+    v?
     (?:(?P<epoch>[0-9]+)!)?
     (?P<release>[0-9]+(?:\.[0-9]+)*)
     (?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?
@@ -30,7 +30,6 @@ _PATTERN = re.compile(
         |(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?
     (?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
     (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
-    \s*
     """,
     re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
@@ -102,14 +101,14 @@ class Pep440Scheme(VersionScheme):
 
     def strict_key(self, raw: str) -> SortKey:
         check_length(self.name, raw)
-        m = _PATTERN.fullmatch(raw)
+        m = _PATTERN.fullmatch(raw.strip())
         if not m:
             raise InvalidVersion(self.name, raw, "not a PEP 440 version")
         return _key_of(m)
 
     def lenient_key(self, raw: str) -> SortKey:
         if len(raw) <= MAX_LENGTH:
-            m = _PATTERN.fullmatch(raw)
+            m = _PATTERN.fullmatch(raw.strip())
             if m:
                 return (1, _key_of(m))
         return (0, legacy_key(raw[: MAX_LENGTH * 4]))
@@ -121,7 +120,7 @@ class Pep440Scheme(VersionScheme):
     def normalize(self, raw: str) -> str:
         """The canonical form PEP 440 prescribes (``1.0-Alpha.1`` -> ``1.0a1``)."""
         check_length(self.name, raw)
-        m = _PATTERN.fullmatch(raw)
+        m = _PATTERN.fullmatch(raw.strip())
         if not m:
             raise InvalidVersion(self.name, raw, "not a PEP 440 version")
         epoch = int(m.group("epoch") or 0)

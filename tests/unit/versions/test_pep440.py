@@ -25,6 +25,7 @@ from shoal.versions.pep440 import SCHEME, legacy_key
         ("01!001.010", "1!1.10"),
         ("1.0+Ubuntu-1_2", "1.0+ubuntu.1.2"),
         ("1.0+007", "1.0+7"),
+        ("\u20031.0\xa0", "1.0"),  # packaging strips Unicode whitespace too
     ],
 )
 def test_normalize(raw: str, normal: str) -> None:
