@@ -67,6 +67,8 @@ def package_purl(pkg: Package) -> str:
     elif pkg.type is PackageType.GO:
         if "/" in name:
             namespace, name = name.rsplit("/", 1)
+        elif name == "stdlib" and version and version.startswith("go"):
+            version = version[2:]  # the toolchain "go1.22.1" is stdlib@1.22.1, as Syft writes
     elif pkg.type is PackageType.JAVA:
         namespace = pkg.namespace
     elif pkg.type is PackageType.PHP and "/" in name:
