@@ -107,7 +107,7 @@ def sbom(
                 highlight=False,
             )
     except ShoalError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False)
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
