@@ -24,6 +24,7 @@ _RUN = re.compile(r"([^0-9]*)([0-9]*)")
 _UPSTREAM_OK = re.compile(r"[A-Za-z0-9.+~:-]*")
 _REVISION_OK = re.compile(r"[A-Za-z0-9.+~]*")
 _INT_MAX = 2**31 - 1
+_C_SPACE = " \t\n\v\f\r"  # dpkg's c_isspace: ASCII whitespace only
 # The pair a string sorts as once it has run out: empty non-digit run, number 0.
 _END = ((0,), 0)
 
@@ -68,10 +69,10 @@ def part_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
 def split(raw: str) -> tuple[int, str, str]:
     """``(epoch, upstream, revision)``; raises `InvalidVersion` where dpkg errors out."""
     check_length(DebScheme.name, raw)
-    s = raw.strip()
+    s = raw.strip(_C_SPACE)
     if not s:
         raise InvalidVersion(DebScheme.name, raw, "version string is empty")
-    if any(c.isspace() for c in s):
+    if any(c in _C_SPACE for c in s):
         raise InvalidVersion(DebScheme.name, raw, "version string has embedded spaces")
     epoch = 0
     if ":" in s:

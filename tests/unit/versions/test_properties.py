@@ -17,7 +17,7 @@ TOKENS = [
     "0", "1", "2", "9", "10", "01", "00", "007", "20240101", "a", "b", "c", "p", "r", "z",
     "rc", "alpha", "beta", "pre", "dev", "post", "git", "hg", "final", "ga", "sp",
     "snapshot", "SNAPSHOT", "RC", "patch", "pl", "stable", "x", "X", "*",
-    ".", ".", ".", "-", "-", "_", "+", "~", "^", ":", "!", "@", "v", " ",
+    ".", ".", ".", "-", "-", "_", "+", "~", "^", ":", "!", "@", "v", " ", "\t", "\u2003",
 ]  # fmt: skip
 
 versionish = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=10).map("".join)
