@@ -9,6 +9,8 @@ import base64
 import email.utils
 import hashlib
 import json
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -30,6 +32,7 @@ from shoal.errors import (
     NotFound,
     RateLimited,
     RegistryError,
+    ShoalError,
     UnsupportedManifest,
 )
 from shoal.oci.client import RegistryClient, _error_detail, _retry_after, is_loopback
@@ -1104,3 +1107,68 @@ def test_registry_source_constructor_runs_no_credential_lookup(
     with pytest.raises(ConfigError, match="invalid JSON"):
         src.client._auth.authorization("repository:app:pull")  # the first request's lookup
     src.close()
+
+
+_HEADER_NAMES = st.sampled_from(
+    [
+        "Content-Type",
+        "Content-Length",
+        "Docker-Content-Digest",
+        "WWW-Authenticate",
+        "Retry-After",
+        "Link",
+        "Location",
+        "Content-Range",
+        "Content-Encoding",
+    ]
+)
+_HEADER_VALUES = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60
+)
+
+
+@given(
+    status=st.integers(min_value=200, max_value=599),
+    headers=st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=4),
+    body=st.binary(max_size=200),
+)
+@settings(max_examples=300)
+def test_any_answer_is_data_or_a_shoal_error(
+    status: int, headers: dict[str, str], body: bytes
+) -> None:
+    """Whatever a hostile or broken registry sends, the client returns or raises a
+    one-line ShoalError; never a traceback from below."""
+
+    def answer(req: httpx.Request) -> httpx.Response:
+        h = {k: v.encode("latin-1") for k, v in headers.items()}
+        if "Content-Length" in h and req.method != "HEAD":
+            h.pop("Content-Length")  # a lying length is caught by h11, not our concern here
+        return httpx.Response(status, headers=h, content=body)
+
+    d = desc(body)
+    scratch = Path(tempfile.mkdtemp())
+    calls: list[Callable[[RegistryClient], object]] = [
+        lambda c: c.get_blob_to("app", d, scratch / "blob"),
+        lambda c: c.get_manifest("app", "v1"),
+        lambda c: c.head_manifest("app", "v1"),
+        lambda c: c.blob_bytes("app", d),
+        lambda c: list(c.tags("app")),
+        lambda c: c.ping(),
+    ]
+    for call in calls:
+        c, _, _ = client(
+            {
+                "/v2/": answer,
+                "/v2/app/manifests/v1": answer,
+                f"/v2/app/blobs/{d.digest}": answer,
+                "/v2/app/tags/list": answer,
+            },
+            retries=1,
+        )
+        try:
+            call(c)
+        except ShoalError as e:
+            assert "\n" not in str(e)
+    blob = scratch / "blob"
+    assert not blob.exists() or blob.read_bytes() == body  # only verified content stays
+    shutil.rmtree(scratch)
