@@ -190,17 +190,17 @@ def cmp_composer(ps: Pairs) -> Results:
 
 GENERATORS: dict[str, tuple[str, str, Callable[[Pairs], Results], int]] = {
     # table name: (corpus, tool description, comparator, random pairs)
-    "deb": ("deb", "dpkg --compare-versions (dpkg 1.21)", cmp_dpkg, 700),
-    "rpm": ("rpm", "rpm 4.18 Lua rpm.ver comparison (rpmverCmp)", cmp_rpm, 900),
-    "pep440": ("pep440", "packaging 21.3 parse() incl. LegacyVersion", cmp_legacy_packaging, 900),
+    "deb": ("deb", "dpkg --compare-versions (dpkg 1.21)", cmp_dpkg, 2000),
+    "rpm": ("rpm", "rpm 4.18 Lua rpm.ver comparison (rpmverCmp)", cmp_rpm, 2500),
+    "pep440": ("pep440", "packaging 21.3 parse() incl. LegacyVersion", cmp_legacy_packaging, 2500),
     "npm": ("semver", "node-semver 7 compare(), strict parsing", cmp_node_semver, 1500),
     "semver": ("semver", "node-semver 7 compare() on strict SemVer 2.0.0 strings",
                cmp_strict_semver, 1500),
-    "go": ("go", "golang.org/x/mod/semver.Compare (Go 1.19 toolchain copy)", cmp_go, 900),
-    "maven": ("maven", "Maven 3.8.7 ComparableVersion", cmp_maven, 900),
-    "gem": ("gem", "RubyGems Gem::Version <=> (Ruby 3.1)", cmp_gem, 900),
+    "go": ("go", "golang.org/x/mod/semver.Compare (Go 1.19 toolchain copy)", cmp_go, 2000),
+    "maven": ("maven", "Maven 3.8.7 ComparableVersion", cmp_maven, 3000),
+    "gem": ("gem", "RubyGems Gem::Version <=> (Ruby 3.1)", cmp_gem, 2500),
     "composer": ("composer", "composer/semver 3.3 normalize + PHP 8.2 version_compare",
-                 cmp_composer, 1500),
+                 cmp_composer, 3000),
 }  # fmt: skip
 
 
