@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, BinaryIO, ClassVar
 
@@ -83,7 +84,7 @@ class CycloneDxJsonFormatter:
         metadata = BomMetaData(
             tools=ToolRepository(components=[tool]),
             component=image,
-            timestamp=self._clock().replace(microsecond=0),
+            timestamp=_utc(self._clock()),
             properties=_unknown_properties(sbom.unknowns),
         )
         components: list[dict[str, Any]] = []
@@ -106,6 +107,12 @@ class CycloneDxJsonFormatter:
                 {"ref": str(image.bom_ref), "dependsOn": sorted(c["bom-ref"] for c in components)}
             ],
         }
+
+
+def _utc(ts: datetime) -> datetime:
+    """Whole seconds, in UTC; a naive time is taken to be UTC already."""
+    ts = ts.replace(microsecond=0)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _as_json(obj: Component | BomMetaData) -> dict[str, Any]:
