@@ -1141,8 +1141,8 @@ def test_any_answer_is_data_or_a_shoal_error(
 
     def answer(req: httpx.Request) -> httpx.Response:
         h = {k: v.encode("latin-1") for k, v in headers.items()}
-        if "Content-Length" in h and req.method != "HEAD":
-            h.pop("Content-Length")  # a lying length is caught by h11, not our concern here
+        if b"Content-Length" in h and req.method != "HEAD":
+            h.pop(b"Content-Length")  # a lying length is caught by h11, not our concern here
         return httpx.Response(status, headers=h, content=body)
 
     d = desc(body)
