@@ -1,7 +1,8 @@
 """Packagist (Composer) versions: Composer's normaliser, then PHP's `version_compare`.
 
 Composer (composer/semver `VersionParser::normalize`) rewrites every version it accepts
-into ``N.N.N.N[-stability[N]][-dev]``: an optional ``v`` prefix is dropped, missing parts
+into ``N.N.N.N[-stability[N]][-dev]``: an alias ``1.0 as 2.0`` reads as its first
+version, an optional ``v`` prefix is dropped, missing parts
 become ``0``, build metadata (``+...``) and ``@stability`` flags are stripped, stability
 words are expanded (``a`` -> ``alpha``, ``b`` -> ``beta``, ``rc`` -> ``RC``, ``p``/``pl``
 -> ``patch``; ``stable`` disappears), date versions (``2010-01-02``) keep all their
