@@ -1140,7 +1140,7 @@ def test_any_answer_is_data_or_a_shoal_error(
     one-line ShoalError; never a traceback from below."""
 
     def answer(req: httpx.Request) -> httpx.Response:
-        h = {k: v.encode("latin-1") for k, v in headers.items()}
+        h = {k.encode(): v.encode("latin-1") for k, v in headers.items()}
         if b"Content-Length" in h and req.method != "HEAD":
             h.pop(b"Content-Length")  # a lying length is caught by h11, not our concern here
         return httpx.Response(status, headers=h, content=body)
