@@ -238,3 +238,15 @@ def test_a_valid_document_with_one_value_replaced_fails_cleanly(data: st.DataObj
         assert "\n" not in str(e)
     else:
         assert isinstance(back, Sbom)
+
+
+def test_ten_thousand_packages_round_trip() -> None:
+    base = load_case("debian-bookworm-app")
+    pkgs = tuple(
+        dataclasses.replace(base.packages[0], name=f"lib{i}", version=f"1.{i}")
+        for i in range(10_000)
+    )
+    sbom = dataclasses.replace(base, packages=pkgs)
+    back = from_native_json(render(sbom))
+    assert len(back.packages) == 10_000
+    assert back == canonical(sbom)
