@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from hypothesis import strategies as st
 
 from shoal.model import (
@@ -46,7 +48,12 @@ license_ = st.one_of(
     ),
     weird,
 )
-opt = lambda s: st.none() | s  # noqa: E731
+T = TypeVar("T")
+
+
+def opt(s: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
+    return st.none() | s
+
 
 locations = st.lists(st.builds(Location, path=weird, layer=opt(DIGEST | weird)), max_size=3)
 distro = st.builds(

@@ -110,7 +110,8 @@ def test_package_fields_are_written() -> None:
 
 
 def _good() -> dict[str, Any]:
-    return json.loads(render(load_case("alpine-3.14")))
+    doc: dict[str, Any] = json.loads(render(load_case("alpine-3.14")))
+    return doc
 
 
 def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
