@@ -9,6 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import ComponentType
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from hypothesis import HealthCheck, given, settings
@@ -47,6 +49,15 @@ def props(component: dict[str, Any]) -> dict[str, list[str]]:
 
 def test_every_case_validates_against_the_strict_1_6_schema(case: tuple[str, Sbom]) -> None:
     assert_valid(render(case[1]))
+
+
+def test_the_library_reads_the_document_back(case: tuple[str, Sbom]) -> None:
+    sbom = case[1]
+    bom = Bom.from_json(json.loads(render(sbom)))  # type: ignore[attr-defined]
+    assert bom.metadata.component is not None
+    assert bom.metadata.component.type is ComponentType.CONTAINER
+    assert len(bom.components) == len(sbom.packages) + (sbom.distro is not None)
+    assert {str(c.purl) for c in bom.components if c.purl} == {p.purl for p in sbom.packages}
 
 
 def test_golden(case: tuple[str, Sbom]) -> None:
