@@ -13,13 +13,12 @@ from pathlib import Path
 
 from shoal.config import Settings
 from shoal.errors import NotFound, UnsupportedManifest
-from shoal.image.source import ResolvedImage
 from shoal.oci.client import RegistryClient
 from shoal.oci.credentials import Credentials, CredentialStore, explicit
 from shoal.oci.manifest import parse_config, parse_manifest
 from shoal.oci.platform import ALL, normalize, parse_selector, select_manifests
 from shoal.oci.reference import Reference, parse_reference
-from shoal.oci.types import Descriptor, Index, Manifest
+from shoal.oci.types import Descriptor, Index, Manifest, ResolvedImage
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from shoal.model import Platform
 
@@ -80,3 +81,32 @@ class ImageConfig:
         if len(lines) != len(self.diff_ids):
             return tuple(None for _ in self.diff_ids)
         return tuple(str(x) if x is not None else None for x in lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedImage:
+    """One platform's image: its manifest and config, ready for layer analysis."""
+
+    reference: str  # normalised reference the user gave ("127.0.0.1:5000/app:1", "oci-dir:...")
+    manifest: Manifest
+    config: ImageConfig
+    index_digest: str | None = None
+
+
+class ImageSource(Protocol):
+    """Where images come from (registry, OCI layout, archives): every source goes
+    through the same analysis path."""
+
+    reference: str
+
+    def resolve(self, platform: str | None) -> list[ResolvedImage]:
+        """Images to analyse. `platform` is None (the host's default, linux/amd64 here),
+        ``"all"`` (every platform in an index) or ``os/arch[/variant]``."""
+        ...
+
+    def fetch_blob(self, desc: Descriptor, dest: Path) -> None:
+        """Write the blob to `dest`, verified against `desc.digest` (DigestMismatch if
+        not; `dest` is then removed so nothing of it can be used)."""
+        ...
+
+    def close(self) -> None: ...
