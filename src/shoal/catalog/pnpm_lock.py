@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from shoal.catalog._support import yaml_documents
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
 
@@ -28,11 +27,6 @@ NAME = "npm/pnpm-lock"
 
 _MAX_UNKNOWNS = 20
 _LOCAL = ("file:", "link:", "workspace:")
-# libyaml's parser when PyYAML has it. Documents are built from its events, whose scalars
-# are the raw text: `version: 1.10` stays "1.10", never the float 1.1.
-_YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
-_MAX_YAML_DEPTH = 64
-_NO_KEY = object()  # marks a mapping waiting for its next key
 
 
 class PnpmLockCataloger(Cataloger):
@@ -48,7 +42,7 @@ class PnpmLockCataloger(Cataloger):
 
 def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
     """Packages listed in a pnpm lockfile."""
-    docs, problem = _yaml_documents(data)
+    docs, problem = yaml_documents(data)
     if problem:
         return CatalogResult.failed(path, NAME, problem)
     # pnpm 10 may put an "env lockfile" document (config and package-manager dependencies)
@@ -196,70 +190,6 @@ def _metadata(entry: dict[str, Any], dev: bool = False) -> tuple[tuple[str, str]
             if isinstance(value, str) and value:
                 meta.append((key, value))
     return tuple(meta)
-
-
-def _yaml_documents(data: str | bytes) -> tuple[list[Any], str | None]:
-    """Every YAML document in `data`, with all scalars as strings, or why it cannot be read.
-
-    The documents are built from libyaml's event stream rather than by `yaml.load`: the
-    Python constructor is several times slower on large lockfiles, and libyaml's own
-    composer recurses in C, so a deeply nested document would crash the process. Here
-    nesting is bounded as the events arrive, and the work stops at the first excess.
-    """
-    docs: list[Any] = []
-    stack: list[Any] = []  # open collections, innermost last
-    keys: list[Any] = []  # per open mapping: its pending key, or _NO_KEY
-    anchors: dict[str, Any] = {}
-
-    def add(value: Any) -> str | None:
-        if not stack:
-            docs.append(value)
-            return None
-        top = stack[-1]
-        if isinstance(top, list):
-            top.append(value)
-        elif keys[-1] is _NO_KEY:
-            if isinstance(value, dict | list):
-                return "invalid YAML: a collection used as a mapping key"
-            keys[-1] = value
-        else:
-            top[keys[-1]] = value  # a repeated key overrides, as in PyYAML
-            keys[-1] = _NO_KEY
-        return None
-
-    try:
-        for event in yaml.parse(data, Loader=_YAML_LOADER):
-            problem: str | None = None
-            if isinstance(event, yaml.ScalarEvent):
-                problem = add(event.value)
-                if event.anchor:
-                    anchors[event.anchor] = event.value
-            elif isinstance(event, yaml.CollectionStartEvent):
-                if len(stack) >= _MAX_YAML_DEPTH:
-                    return [], f"invalid YAML: nested deeper than {_MAX_YAML_DEPTH} levels"
-                node: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-                problem = add(node)
-                if event.anchor:
-                    anchors[event.anchor] = node
-                stack.append(node)
-                keys.append(_NO_KEY)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                stack.pop()
-                keys.pop()
-            elif isinstance(event, yaml.AliasEvent):
-                if event.anchor not in anchors:
-                    return [], f"invalid YAML: undefined alias {str(event.anchor)[:40]!r}"
-                # shared, not copied: an alias bomb costs nothing
-                problem = add(anchors[event.anchor])
-            if problem:
-                return [], problem
-    except yaml.YAMLError as e:
-        return [], f"invalid YAML: {_one_line(e)}"
-    return docs, None
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["PnpmLockCataloger", "parse_pnpm_lock"]

@@ -1,0 +1,88 @@
+"""What several catalogers share.
+
+* `yaml_documents`: YAML documents, or one line saying why they cannot be read; never an
+  exception, whatever the nesting.
+
+Catalogers import this module and `base`; it imports none of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+# libyaml's parser when PyYAML has it. Documents are built from its events, whose scalars
+# are the raw text: `version: 1.10` stays "1.10", never the float 1.1.
+_YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+MAX_YAML_DEPTH = 64
+_NO_KEY = object()  # marks a mapping waiting for its next key
+
+
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters (its type if empty)."""
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+# ---- documents -----------------------------------------------------------------------------
+
+
+def yaml_documents(data: str | bytes) -> tuple[list[Any], str | None]:
+    """Every YAML document in `data`, with all scalars as strings, or why it cannot be read.
+
+    The documents are built from libyaml's event stream rather than by `yaml.load`: the
+    Python constructor is several times slower on large lockfiles, and libyaml's own
+    composer recurses in C, so a deeply nested document would crash the process. Here
+    nesting is bounded (`MAX_YAML_DEPTH`) as the events arrive, and the work stops at the
+    first excess.
+    """
+    docs: list[Any] = []
+    stack: list[Any] = []  # open collections, innermost last
+    keys: list[Any] = []  # per open mapping: its pending key, or _NO_KEY
+    anchors: dict[str, Any] = {}
+
+    def add(value: Any) -> str | None:
+        if not stack:
+            docs.append(value)
+            return None
+        top = stack[-1]
+        if isinstance(top, list):
+            top.append(value)
+        elif keys[-1] is _NO_KEY:
+            if isinstance(value, dict | list):
+                return "invalid YAML: a collection used as a mapping key"
+            keys[-1] = value
+        else:
+            top[keys[-1]] = value  # a repeated key overrides, as in PyYAML
+            keys[-1] = _NO_KEY
+        return None
+
+    try:
+        for event in yaml.parse(data, Loader=_YAML_LOADER):
+            problem: str | None = None
+            if isinstance(event, yaml.ScalarEvent):
+                problem = add(event.value)
+                if event.anchor:
+                    anchors[event.anchor] = event.value
+            elif isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= MAX_YAML_DEPTH:
+                    return [], f"invalid YAML: nested deeper than {MAX_YAML_DEPTH} levels"
+                node: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                problem = add(node)
+                if event.anchor:
+                    anchors[event.anchor] = node
+                stack.append(node)
+                keys.append(_NO_KEY)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+                keys.pop()
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    return [], f"invalid YAML: undefined alias {str(event.anchor)[:40]!r}"
+                # shared, not copied: an alias bomb costs nothing
+                problem = add(anchors[event.anchor])
+            if problem:
+                return [], problem
+    except yaml.YAMLError as e:
+        return [], f"invalid YAML: {one_line(e)}"
+    return docs, None
