@@ -1,0 +1,148 @@
+"""The `Matcher` protocol and the verdict of one advisory entry on one installed version.
+
+A matcher is declarative: it says which packages it handles and what to look up for
+each (`Query`: ecosystem, name, the releases that apply, the version to evaluate). The
+engine runs the lookups against a `VulnSource` and evaluates every entry it gets back
+with `evaluate`, which is three-valued: affected (with the range that matched), not
+affected, or undecided (a version or range the scheme cannot order). Undecided is
+reported, never taken as "not affected".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar, Protocol
+
+from shoal.model.advisory import AffectedPackage
+from shoal.model.package import Package
+from shoal.versions import ranges, scheme_for
+from shoal.versions.base import VersionScheme
+from shoal.versions.semver import SEMVER
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What to look up for one package."""
+
+    ecosystem: str  # OSV ecosystem without release: "Debian", "PyPI"
+    name: str  # normalised as the DB stores it
+    version: str  # version to evaluate, in the ecosystem's scheme
+    releases: frozenset[str] | None = None  # entries with these releases (or "") apply;
+    # None: only entries without a release apply (language ecosystems)
+
+
+@dataclass(frozen=True, slots=True)
+class NoQuery:
+    """A package the matcher handles but cannot look up; becomes a `MatchUnknown`."""
+
+    reason: str
+
+
+class Matcher(Protocol):
+    """Turns packages of the kinds it handles into lookups. Pure, no I/O."""
+
+    name: ClassVar[str]  # "distro/dpkg"; persisted in match details, never renamed
+    version: ClassVar[int]
+
+    def applies_to(self, pkg: Package) -> bool: ...
+
+    def query(self, pkg: Package) -> Query | NoQuery: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    constraint: str  # the range or explicit list that contains the version
+    fixed: tuple[str, ...]  # fixed versions above the installed one, in feed order
+
+
+@dataclass(frozen=True, slots=True)
+class Undecided:
+    reason: str
+
+
+Verdict = Affected | Undecided | None  # None: not affected
+
+
+def describe_events(events: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in events) or "(no events)"
+
+
+@lru_cache(maxsize=1 << 14)
+def _events(events: tuple[tuple[str, str], ...]) -> tuple[ranges.Event, ...]:
+    # Validated once per distinct event list; entries repeat across packages and scans.
+    return ranges.parse_events({k: v} for k, v in events)
+
+
+def _scheme(ecosystem: str, range_type: str) -> VersionScheme:
+    return SEMVER if range_type == "SEMVER" else scheme_for(ecosystem)
+
+
+def _fixed(
+    ecosystem: str, range_type: str, events: tuple[tuple[str, str], ...], version: str
+) -> tuple[str, ...]:
+    """The `fixed` events of a range above the installed version: the releases that fix
+    it for this user (a range lists fixes on every maintained branch)."""
+    try:
+        cmp = _scheme(ecosystem, range_type).compare
+    except ValueError:
+        return ()
+    strip = range_type == "SEMVER"
+    v0 = version[1:] if strip and version[:1] == "v" else version
+    out: list[str] = []
+    for kind, v in events:
+        if kind != "fixed":
+            continue
+        vv = v[1:] if strip and v[:1] == "v" else v
+        if cmp(v0, vv) < 0 and v not in out:
+            out.append(v)
+    return tuple(out)
+
+
+def _fixed_above(aff: AffectedPackage, version: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for r in aff.ranges:
+        if r.type in ("ECOSYSTEM", "SEMVER"):
+            out += [v for v in _fixed(aff.ecosystem, r.type, r.events, version) if v not in out]
+    return tuple(out)
+
+
+def evaluate(aff: AffectedPackage, version: str) -> Verdict:
+    """Whether `version` is affected by the entry `aff`.
+
+    An explicitly listed version is affected. Otherwise every ECOSYSTEM/SEMVER range is
+    tried; the first that contains the version decides. If none does but one could not be
+    evaluated (unsortable version, malformed event, unknown ecosystem), the verdict is
+    `Undecided`. An entry with neither ranges nor versions says "all versions" (OSV); one
+    with only GIT ranges and no version list cannot be decided.
+    """
+    if version in aff.versions:
+        return Affected(f"listed version {version}", _fixed_above(aff, version))
+    undecided: str | None = None
+    evaluable = 0
+    for r in aff.ranges:
+        if r.type not in ("ECOSYSTEM", "SEMVER"):
+            continue
+        evaluable += 1
+        try:
+            result = ranges.affected(
+                aff.ecosystem, version, _events(r.events), range_type=r.type
+            )
+        except ValueError as e:
+            undecided = undecided or f"range {describe_events(r.events)!r}: {e}"
+            continue
+        if result:
+            constraint = f"{r.type.lower()} range: {describe_events(r.events)}"
+            return Affected(constraint, _fixed(aff.ecosystem, r.type, r.events, version))
+        if result is None and undecided is None:
+            undecided = (
+                f"version {version!r} cannot be ordered against range "
+                f"{describe_events(r.events)!r} in {aff.ecosystem}"
+            )
+    if undecided is not None:
+        return Undecided(undecided[:300])
+    if not aff.ranges and not aff.versions:
+        return Affected("all versions (no ranges)", ())
+    if evaluable == 0 and not aff.versions:
+        return Undecided("only GIT ranges, which name commits, not versions")
+    return None

@@ -1,0 +1,140 @@
+"""The match engine: packages in, raw matches and undecided pairs out.
+
+The engine asks each package's matcher what to look up, does one `VulnSource.affected`
+lookup per distinct (ecosystem, name) however many packages share it, evaluates every
+entry whose release applies (each distinct (entry, version) once), then fetches the
+advisories behind the matches in one call to drop withdrawn ones. Its cost is one
+lookup per distinct name plus one evaluation per candidate entry; packages without any
+advisory cost a dict probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from shoal.match.base import Affected, Matcher, NoQuery, Query, Undecided, Verdict, evaluate
+from shoal.model.advisory import Advisory, AffectedPackage
+from shoal.model.finding import MatchDetail, MatchUnknown
+from shoal.model.package import Package
+from shoal.vulndb.protocol import AffectedRow, VulnSource
+
+
+@dataclass(frozen=True, slots=True)
+class RawMatch:
+    """One advisory entry that affects one package, before merging into findings."""
+
+    package: Package
+    row: AffectedRow
+    detail: MatchDetail
+    fixed: tuple[str, ...]  # fixed versions above the installed one
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    matches: tuple[RawMatch, ...]
+    unknowns: tuple[MatchUnknown, ...]
+    advisories: dict[tuple[str, str], Advisory] = field(default_factory=dict)
+
+
+class MatchEngine:
+    """Matches packages against a `VulnSource` with the given matchers (default: all)."""
+
+    def __init__(self, source: VulnSource, matchers: Sequence[Matcher] | None = None) -> None:
+        if matchers is None:
+            from shoal.match import ALL
+
+            matchers = ALL
+        self._source = source
+        self._matchers = tuple(matchers)
+
+    def _matcher(self, pkg: Package) -> Matcher | None:
+        for m in self._matchers:
+            if m.applies_to(pkg):
+                return m
+        return None
+
+    def match(self, packages: Iterable[Package]) -> MatchResult:
+        matches: list[RawMatch] = []
+        unknowns: list[MatchUnknown] = []
+        undecided: list[tuple[MatchUnknown, tuple[str, str]]] = []
+        rows_cache: dict[tuple[str, str], Sequence[AffectedRow]] = {}
+        verdicts: dict[tuple[int, str], Verdict] = {}
+        no_feed: dict[str, list[Package]] = {}
+
+        for pkg in packages:
+            matcher = self._matcher(pkg)
+            if matcher is None:
+                continue
+            q = matcher.query(pkg)
+            if isinstance(q, NoQuery):
+                # One line per cause, not per package: a distro without a feed would
+                # otherwise bury the report under a line for each of its packages.
+                no_feed.setdefault(q.reason, []).append(pkg)
+                continue
+            key = (q.ecosystem, q.name)
+            rows = rows_cache.get(key)
+            if rows is None:
+                rows = rows_cache[key] = self._source.affected(q.ecosystem, q.name)
+            if not rows:
+                continue
+            for row in rows:
+                aff = row.affected
+                if not _release_applies(aff, q):
+                    continue
+                vkey = (id(aff), q.version)
+                if vkey in verdicts:
+                    verdict = verdicts[vkey]
+                else:
+                    verdict = verdicts[vkey] = evaluate(aff, q.version)
+                if verdict is None:
+                    continue
+                if isinstance(verdict, Undecided):
+                    unk = MatchUnknown(
+                        reason=verdict.reason,
+                        package=pkg,
+                        source=row.source,
+                        advisory_id=row.advisory_id,
+                    )
+                    undecided.append((unk, (row.source, row.advisory_id)))
+                    continue
+                matches.append(_raw(matcher, pkg, q, row, verdict))
+
+        for reason, pkgs in no_feed.items():
+            unknowns.append(
+                MatchUnknown(reason=f"{reason} ({len(pkgs)} packages)", package=pkgs[0])
+                if len(pkgs) > 1
+                else MatchUnknown(reason=reason, package=pkgs[0])
+            )
+
+        keys = {(m.row.source, m.row.advisory_id) for m in matches}
+        keys.update(k for _, k in undecided)
+        advisories = self._source.advisories(keys) if keys else {}
+        # Withdrawn advisories are void; a match whose advisory has vanished from the DB
+        # (updated between the lookups) is dropped with it.
+        live = {k for k, a in advisories.items() if not a.withdrawn}
+        return MatchResult(
+            matches=tuple(m for m in matches if (m.row.source, m.row.advisory_id) in live),
+            unknowns=(*unknowns, *(u for u, k in undecided if k in live)),
+            advisories={k: advisories[k] for k in live},
+        )
+
+
+def _release_applies(aff: AffectedPackage, q: Query) -> bool:
+    if q.releases is None:
+        return not aff.release
+    return aff.release in q.releases
+
+
+def _raw(matcher: Matcher, pkg: Package, q: Query, row: AffectedRow, v: Affected) -> RawMatch:
+    detail = MatchDetail(
+        matcher=matcher.name,
+        ecosystem=q.ecosystem,
+        name=q.name,
+        release=row.affected.release,
+        version=q.version,
+        source=row.source,
+        advisory_id=row.advisory_id,
+        constraint=v.constraint,
+    )
+    return RawMatch(package=pkg, row=row, detail=detail, fixed=v.fixed)
