@@ -1,16 +1,24 @@
 """What several catalogers share.
 
+* `LineProblems`: the problems met in one text file, which become `Unknown`s; past a cap
+  they are only counted and summarised in one line, so a hostile file with a problem on
+  every line costs no more memory, and no longer a result, than a clean one.
 * `yaml_documents`: YAML documents, or one line saying why they cannot be read; never an
   exception, whatever the nesting.
+* `split_lines`: the lines of a large text file, one at a time.
 
 Catalogers import this module and `base`; it imports none of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from shoal.model import Unknown
 
 # libyaml's parser when PyYAML has it. Documents are built from its events, whose scalars
 # are the raw text: `version: 1.10` stays "1.10", never the float 1.1.
@@ -22,6 +30,66 @@ _NO_KEY = object()  # marks a mapping waiting for its next key
 def one_line(e: BaseException) -> str:
     """An exception's message on one line, at most 200 characters (its type if empty)."""
     return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+# ---- problems ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    line: int
+    reason: str
+
+
+class LineProblems:
+    """Problems met in one text file, each naming its line, listed in line order: the
+    first `cap` by line, then `"<count> more problems not listed"`."""
+
+    __slots__ = ("cap", "cataloger", "kept", "total")
+
+    def __init__(self, cataloger: str, cap: int) -> None:
+        self.cataloger = cataloger
+        self.cap = cap
+        self.kept: list[LineProblem] = []
+        self.total = 0
+
+    def append(self, problem: LineProblem) -> None:
+        self.total += 1
+        # slack over the cap: a block's own problems are reported after its lines' problems
+        if len(self.kept) < 2 * self.cap:
+            self.kept.append(problem)
+
+    def unknowns(self, path: str) -> tuple[Unknown, ...]:
+        ordered = sorted(self.kept, key=lambda p: p.line)[: self.cap]  # stable sort
+        reasons = [f"line {p.line}: {p.reason}" for p in ordered]
+        return _unknowns(
+            path, self.cataloger, reasons, self.total - len(ordered), "more problems not listed"
+        )
+
+
+def _unknowns(
+    path: str, cataloger: str, reasons: list[str], extra: int, more: str
+) -> tuple[Unknown, ...]:
+    out = [Unknown(path=path, cataloger=cataloger, reason=r) for r in reasons]
+    if extra:
+        out.append(Unknown(path=path, cataloger=cataloger, reason=f"{extra} {more}"))
+    return tuple(out)
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+
+def split_lines(text: str) -> Iterator[str]:
+    """The lines of `text`, split on "\\n" only and one at a time (a package database may be
+    hundreds of MiB; `str.splitlines` would also split on form feeds and the like)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 # ---- documents -----------------------------------------------------------------------------

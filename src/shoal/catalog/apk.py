@@ -13,11 +13,10 @@ use the same format.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 
+from shoal.catalog._support import LineProblem, LineProblems, split_lines
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "os/apk"
 
@@ -57,54 +56,6 @@ class ApkCataloger(Cataloger):
         return parse_apk_installed(f.data.decode("utf-8", errors="replace"), f.path)
 
 
-@dataclass(frozen=True, slots=True)
-class _Problem:
-    line: int
-    reason: str
-
-
-class _Problems:
-    """Problems met while parsing. Past a cap they are only counted, so a hostile file with a
-    problem on every line costs no more memory than a clean one."""
-
-    __slots__ = ("kept", "total")
-
-    def __init__(self) -> None:
-        self.kept: list[_Problem] = []
-        self.total = 0
-
-    def append(self, problem: _Problem) -> None:
-        self.total += 1
-        # slack over the cap: a block's own problems are reported after its lines' problems
-        if len(self.kept) < 2 * MAX_UNKNOWNS:
-            self.kept.append(problem)
-
-    def unknowns(self, path: str) -> tuple[Unknown, ...]:
-        ordered = sorted(self.kept, key=lambda p: p.line)[:MAX_UNKNOWNS]  # stable sort
-        out = [
-            Unknown(path=path, cataloger=NAME, reason=f"line {p.line}: {p.reason}") for p in ordered
-        ]
-        extra = self.total - len(ordered)
-        if extra:
-            out.append(
-                Unknown(path=path, cataloger=NAME, reason=f"{extra} more problems not listed")
-            )
-        return tuple(out)
-
-
-def _lines(text: str) -> Iterator[str]:
-    """The lines of `text`, split on "\\n" only and one at a time (a database may be
-    hundreds of MiB; `str.splitlines` would also split on form feeds and the like)."""
-    start = 0
-    while True:
-        end = text.find("\n", start)
-        if end < 0:
-            yield text[start:]
-            return
-        yield text[start:end]
-        start = end + 1
-
-
 class _Entry:
     """The kept fields of one package block, with the line each came from."""
 
@@ -123,7 +74,7 @@ def parse_apk_installed(text: str, path: str) -> CatalogResult:
     build time) becomes an `Unknown` naming its line, and parsing goes on.
     """
     packages: list[Package] = []
-    problems = _Problems()
+    problems = LineProblems(NAME, MAX_UNKNOWNS)
     entry: _Entry | None = None
 
     def finish() -> None:
@@ -132,21 +83,21 @@ def parse_apk_installed(text: str, path: str) -> CatalogResult:
             if pkg is not None:
                 packages.append(pkg)
 
-    for number, raw in enumerate(_lines(text), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         line = raw.removesuffix("\r")
         if not line:
             finish()
             entry = None
             continue
         if len(line) < 2 or line[1] != ":" or not line[0].isascii() or not line[0].isalpha():
-            problems.append(_Problem(number, f"expected 'X:value', got {_clip(line)!r}"))
+            problems.append(LineProblem(number, f"expected 'X:value', got {_clip(line)!r}"))
             continue
         tag, value = line[0], line[2:]
         if entry is None:
             entry = _Entry(number)
         if tag in _IDENTITY or tag in _METADATA:
             if tag in entry.fields:
-                problems.append(_Problem(number, f"repeated field '{tag}:'"))
+                problems.append(LineProblem(number, f"repeated field '{tag}:'"))
                 continue
             if value:  # apk writes no empty fields; an empty one says nothing
                 entry.fields[tag] = (value, number)
@@ -155,7 +106,7 @@ def parse_apk_installed(text: str, path: str) -> CatalogResult:
     return CatalogResult(packages=tuple(packages), unknowns=problems.unknowns(path))
 
 
-def _package(entry: _Entry, path: str, problems: _Problems) -> Package | None:
+def _package(entry: _Entry, path: str, problems: LineProblems) -> Package | None:
     def get(tag: str) -> str | None:
         got = entry.fields.get(tag)
         return got[0] if got else None
@@ -166,18 +117,18 @@ def _package(entry: _Entry, path: str, problems: _Problems) -> Package | None:
 
     name = get("P")
     if name is None:
-        problems.append(_Problem(entry.line, "package block without 'P:' (name)"))
+        problems.append(LineProblem(entry.line, "package block without 'P:' (name)"))
         return None
     if not _PKG_NAME.fullmatch(name):
-        problems.append(_Problem(line_of("P"), f"invalid package name {_clip(name)!r}"))
+        problems.append(LineProblem(line_of("P"), f"invalid package name {_clip(name)!r}"))
         return None
     version = get("V")
     if version is None:
-        problems.append(_Problem(line_of("P"), f"package {name!r} has no 'V:' (version)"))
+        problems.append(LineProblem(line_of("P"), f"package {name!r} has no 'V:' (version)"))
         return None
     if any(c.isspace() or not c.isprintable() for c in version):
         problems.append(
-            _Problem(line_of("V"), f"package {name!r}: invalid version {_clip(version)!r}")
+            LineProblem(line_of("V"), f"package {name!r}: invalid version {_clip(version)!r}")
         )
         return None
 
@@ -188,7 +139,7 @@ def _package(entry: _Entry, path: str, problems: _Problems) -> Package | None:
             continue
         if tag in "tI" and not _DIGITS.fullmatch(value):
             problems.append(
-                _Problem(
+                LineProblem(
                     line_of(tag), f"package {name!r}: '{tag}:' {_clip(value)!r} is not a number"
                 )
             )
@@ -199,7 +150,7 @@ def _package(entry: _Entry, path: str, problems: _Problems) -> Package | None:
     licence = get("L")
     if licence is not None and len(licence) > _MAX_META:
         problems.append(
-            _Problem(line_of("L"), f"package {name!r}: 'L:' is {len(licence)} characters long")
+            LineProblem(line_of("L"), f"package {name!r}: 'L:' is {len(licence)} characters long")
         )
         licence = None
     return Package(

@@ -20,8 +20,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from shoal.catalog._support import LineProblem, LineProblems, split_lines
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, LicenseEvidence, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, LicenseEvidence, Location, Package, PackageType
 
 NAME = "os/dpkg"
 
@@ -123,55 +124,7 @@ class _Stanza:
         return got[1] if got else self.line
 
 
-@dataclass(frozen=True, slots=True)
-class _Problem:
-    line: int
-    reason: str
-
-
-class _Problems:
-    """Problems met while parsing. Past a cap they are only counted, so a hostile file with a
-    problem on every line costs no more memory than a clean one."""
-
-    __slots__ = ("kept", "total")
-
-    def __init__(self) -> None:
-        self.kept: list[_Problem] = []
-        self.total = 0
-
-    def append(self, problem: _Problem) -> None:
-        self.total += 1
-        # slack over the cap: a block's own problems are reported after its lines' problems
-        if len(self.kept) < 2 * MAX_UNKNOWNS:
-            self.kept.append(problem)
-
-    def unknowns(self, path: str) -> tuple[Unknown, ...]:
-        ordered = sorted(self.kept, key=lambda p: p.line)[:MAX_UNKNOWNS]  # stable sort
-        out = [
-            Unknown(path=path, cataloger=NAME, reason=f"line {p.line}: {p.reason}") for p in ordered
-        ]
-        extra = self.total - len(ordered)
-        if extra:
-            out.append(
-                Unknown(path=path, cataloger=NAME, reason=f"{extra} more problems not listed")
-            )
-        return tuple(out)
-
-
-def _lines(text: str) -> Iterator[str]:
-    """The lines of `text`, split on "\\n" only and one at a time (a status file may be
-    hundreds of MiB; `str.splitlines` would also split on form feeds and the like)."""
-    start = 0
-    while True:
-        end = text.find("\n", start)
-        if end < 0:
-            yield text[start:]
-            return
-        yield text[start:end]
-        start = end + 1
-
-
-def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
+def _stanzas(text: str) -> Iterator[_Stanza | LineProblem]:
     """Split deb822 text into stanzas, yielding problems (bad lines) as they are met.
 
     Field names are case-insensitive (Debian policy 5.1); a line starting with a space or a tab
@@ -181,7 +134,7 @@ def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
     current: _Stanza | None = None
     seen: set[str] = set()
     last_key: str | None = None
-    for number, raw in enumerate(_lines(text), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         line = raw.removesuffix("\r")
         if not line.strip():
             if current is not None:
@@ -191,7 +144,7 @@ def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
             continue
         if line[0] in " \t":
             if last_key is None:
-                yield _Problem(number, "continuation line outside a field")
+                yield LineProblem(number, "continuation line outside a field")
                 last_key = ""  # one problem for the whole run of lines
             elif last_key in _KEPT and current is not None:
                 value, at = current.fields[last_key]
@@ -201,14 +154,14 @@ def _stanzas(text: str) -> Iterator[_Stanza | _Problem]:
             continue
         key, sep, value = line.partition(":")
         if not sep or not _FIELD_NAME.fullmatch(key) or key.startswith(("#", "-")):
-            yield _Problem(number, f"expected 'Field: value', got {_clip(line)!r}")
+            yield LineProblem(number, f"expected 'Field: value', got {_clip(line)!r}")
             last_key = ""  # "": continuation lines belong to the bad line; skip them quietly
             continue
         if current is None:
             current = _Stanza(line=number)
         folded = key.lower()
         if folded in seen:
-            yield _Problem(number, f"duplicate field {key!r}")
+            yield LineProblem(number, f"duplicate field {key!r}")
             last_key = ""  # its continuation lines are skipped with it
             continue
         seen.add(folded)
@@ -229,9 +182,9 @@ def parse_dpkg_status(text: str, path: str) -> CatalogResult:
     `Unknown`s naming the line, and every stanza that can still be read is returned.
     """
     packages: list[Package] = []
-    problems = _Problems()
+    problems = LineProblems(NAME, MAX_UNKNOWNS)
     for item in _stanzas(text):
-        if isinstance(item, _Problem):
+        if isinstance(item, LineProblem):
             problems.append(item)
             continue
         pkg = _package(item, path, problems)
@@ -240,14 +193,14 @@ def parse_dpkg_status(text: str, path: str) -> CatalogResult:
     return CatalogResult(packages=tuple(packages), unknowns=problems.unknowns(path))
 
 
-def _package(stanza: _Stanza, path: str, problems: _Problems) -> Package | None:
+def _package(stanza: _Stanza, path: str, problems: LineProblems) -> Package | None:
     name = stanza.get("package")
     if not name:
-        problems.append(_Problem(stanza.line, "stanza without Package"))
+        problems.append(LineProblem(stanza.line, "stanza without Package"))
         return None
     if not _PKG_NAME.fullmatch(name):
         problems.append(
-            _Problem(stanza.line_of("package"), f"invalid package name {_clip(name)!r}")
+            LineProblem(stanza.line_of("package"), f"invalid package name {_clip(name)!r}")
         )
         return None
     where = stanza.line_of("package")
@@ -257,7 +210,7 @@ def _package(stanza: _Stanza, path: str, problems: _Problems) -> Package | None:
         words = status.split()
         if len(words) != 3 or words[0] not in _WANTS or words[1] not in _FLAGS:
             problems.append(
-                _Problem(
+                LineProblem(
                     stanza.line_of("status"),
                     f"package {name!r}: Status {_clip(status)!r} is not 'want flag state'",
                 )
@@ -268,11 +221,11 @@ def _package(stanza: _Stanza, path: str, problems: _Problems) -> Package | None:
 
     version = stanza.get("version")
     if not version:
-        problems.append(_Problem(where, f"package {name!r} has no Version"))
+        problems.append(LineProblem(where, f"package {name!r} has no Version"))
         return None
     if any(c.isspace() or not c.isprintable() for c in version):
         problems.append(
-            _Problem(
+            LineProblem(
                 stanza.line_of("version"), f"package {name!r}: invalid Version {_clip(version)!r}"
             )
         )
@@ -285,7 +238,7 @@ def _package(stanza: _Stanza, path: str, problems: _Problems) -> Package | None:
         m = _SOURCE.fullmatch(source)
         if m is None:
             problems.append(
-                _Problem(
+                LineProblem(
                     stanza.line_of("source"), f"package {name!r}: invalid Source {_clip(source)!r}"
                 )
             )
@@ -301,7 +254,7 @@ def _package(stanza: _Stanza, path: str, problems: _Problems) -> Package | None:
             metadata.append(("installed_size", size))  # KiB, as dpkg records it
         else:
             problems.append(
-                _Problem(
+                LineProblem(
                     stanza.line_of("installed-size"),
                     f"package {name!r}: Installed-Size {_clip(size)!r} is not a number",
                 )
@@ -361,7 +314,7 @@ def parse_copyright(text: str, path: str) -> CatalogResult:
     """
     package = path.split("/")[4] if is_copyright_path(path) else ""
     found: dict[str, None] = {}  # ordered set
-    for line in _lines(text):
+    for line in split_lines(text):
         names: list[str] = []
         if line[:8].lower() == "license:":
             names.extend(parse_license_expression(line[8:]))
