@@ -1,0 +1,182 @@
+"""`VulnDB`: the SQLite vulnerability DB, read-only, as a `VulnSource` for matchers.
+
+Opened with `mode=ro`, so a scan can never change the data it is judged against, and
+an update (which writes a copy and renames it over this file) never disturbs a reader:
+the open connection keeps reading the file it opened.
+
+Lookups are what matching costs, so they are cheap: statements are prepared once
+(sqlite3's statement cache), the clustered `affected` key makes one lookup one B-tree
+range scan, and decoded rows are cached per (ecosystem, name) because images share most
+of their packages. `affected_many` answers a whole SBOM in a handful of queries.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from urllib.request import pathname2url
+
+from shoal.model.advisory import Advisory, CveEnrichment
+from shoal.vulndb import codec, schema
+from shoal.vulndb.errors import VulnDbError
+from shoal.vulndb.protocol import AffectedRow
+
+_CACHE_ENTRIES = 65_536  # (ecosystem, name) keys kept decoded; a few MB at most
+_BATCH = 400  # keys per IN (...) query; well under SQLite's 32,766 host parameters
+
+_Q_AFFECTED = f"SELECT {codec.AFFECTED_COLUMNS} FROM affected WHERE ecosystem = ? AND name = ?"
+_Q_ADVISORY = f"SELECT {codec.ADVISORY_COLUMNS} FROM advisories WHERE source = ? AND id = ?"
+_Q_ADV_AFFECTED = (
+    f"SELECT {codec.AFFECTED_COLUMNS} FROM affected "
+    "WHERE source = ? AND advisory_id = ? ORDER BY idx"
+)
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing shoal DB of this schema version."""
+    if not path.is_file():
+        raise VulnDbError(
+            f"no vulnerability DB at {str(path)!r}; run `shoal db update` to build one"
+        )
+    uri = f"file:{pathname2url(str(path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise VulnDbError(f"cannot open vulnerability DB {str(path)!r}: {e}") from e
+    try:
+        schema.check(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class VulnDB:
+    """The vulnerability DB at `path`, read-only. Use `VulnDB.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        # One connection shared by threads: sqlite3 objects are not safe to interleave.
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], tuple[AffectedRow, ...]] = {}
+        row = conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+        self._version = str(row[0]) if row else "empty"
+
+    @classmethod
+    def open(cls, path: Path) -> VulnDB:
+        """Open the DB; raises `VulnDbError` (missing, unreadable, not shoal's) or
+        `SchemaMismatchError` (another schema version)."""
+        return cls(connect_ro(path), path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> VulnDB:
+        return self
+
+    def __exit__(
+        self,
+        t: type[BaseException] | None,
+        e: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def version(self) -> str:
+        """Digest of every source's input and feed version: changes with the data."""
+        return self._version
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as e:
+                raise VulnDbError(f"vulnerability DB {str(self.path)!r}: {e}") from e
+
+    def _remember(self, key: tuple[str, str], rows: tuple[AffectedRow, ...]) -> None:
+        if len(self._cache) >= _CACHE_ENTRIES:
+            self._cache.clear()  # crude but bounded; a scan re-warms it at once
+        self._cache[key] = rows
+
+    @staticmethod
+    def _rows(raw: Iterable[tuple[object, ...]]) -> Iterator[AffectedRow]:
+        for r in raw:
+            yield AffectedRow(str(r[2]), str(r[3]), codec.decode_affected(r))
+
+    def affected(self, ecosystem: str, name: str) -> Sequence[AffectedRow]:
+        """Every affected entry for (ecosystem, normalised name), all releases."""
+        key = (ecosystem.lower(), name)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = tuple(self._rows(self._query(_Q_AFFECTED, key)))
+            self._remember(key, hit)
+        return hit
+
+    def affected_many(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Sequence[AffectedRow]]:
+        """`affected` for many (ecosystem, name) keys at once (batched IN queries);
+        every key asked for is in the answer, with () when nothing affects it."""
+        out: dict[tuple[str, str], Sequence[AffectedRow]] = {}
+        missing: list[tuple[str, str]] = []
+        for eco, name in keys:
+            key = (eco.lower(), name)
+            hit = self._cache.get(key)
+            if hit is None:
+                missing.append(key)
+            else:
+                out[key] = hit
+        missing = sorted(set(missing))
+        for i in range(0, len(missing), _BATCH):
+            chunk = missing[i : i + _BATCH]
+            found: dict[tuple[str, str], list[AffectedRow]] = {k: [] for k in chunk}
+            sql = (
+                f"SELECT {codec.AFFECTED_COLUMNS} FROM affected WHERE (ecosystem, name) IN "
+                f"(VALUES {','.join(['(?,?)'] * len(chunk))})"
+            )
+            params = [p for k in chunk for p in k]
+            for row in self._rows(self._query(sql, params)):
+                found[(row.affected.ecosystem.lower(), row.affected.name)].append(row)
+            for k, rows in found.items():
+                self._remember(k, tuple(rows))
+                out[k] = self._cache[k]
+        return out
+
+    def advisories(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Advisory]:
+        """Full advisories by (source, id); unknown keys are left out."""
+        out: dict[tuple[str, str], Advisory] = {}
+        for source, adv_id in keys:
+            rows = self._query(_Q_ADVISORY, (source, adv_id))
+            if not rows:
+                continue
+            aff = tuple(
+                codec.decode_affected(r) for r in self._query(_Q_ADV_AFFECTED, (source, adv_id))
+            )
+            out[(source, adv_id)] = codec.decode_advisory(rows[0], aff)
+        return out
+
+    def by_alias(self, alias: str) -> list[tuple[str, str]]:
+        """(source, id) of every advisory that is `alias` or lists it among its aliases."""
+        rows = self._query("SELECT source, id FROM aliases WHERE alias = ?", (alias,))
+        direct = self._query("SELECT source, id FROM advisories WHERE id = ?", (alias,))
+        return sorted({(str(s), str(i)) for s, i in (*direct, *rows)})
+
+    def enrichment(self, cves: Iterable[str]) -> dict[str, CveEnrichment]:
+        """NVD / EPSS / KEV facts for the CVEs that have any."""
+        wanted = sorted(set(cves))
+        out: dict[str, CveEnrichment] = {}
+        for i in range(0, len(wanted), _BATCH):
+            chunk = wanted[i : i + _BATCH]
+            sql = (
+                f"SELECT {codec.ENRICHMENT_COLUMNS} FROM enrichment "
+                f"WHERE cve IN ({','.join('?' * len(chunk))})"
+            )
+            for row in self._query(sql, chunk):
+                e = codec.decode_enrichment(row)
+                out[e.cve] = e
+        return out

@@ -1,0 +1,212 @@
+"""`update`: bring the DB up to date with some feeds, atomically, and say what changed.
+
+For each feed, in order: find its input (`--from` path, upstream URL or bundled copy),
+skip it when that input hashes the same as last time (and the feed's parser version is
+the same), otherwise parse it and replace the source's rows in one transaction on the
+working copy (see `writer`). A source that fails with an expected error (a feed it
+cannot fetch or read) keeps its previous rows and is reported as failed; the others
+still update. Anything unexpected aborts the whole update. Either way the live DB is
+replaced only at the end, by a rename, so it is never half-written.
+
+`UpdateReport.changed_keys` lists every (ecosystem, name) whose advisories were added,
+changed or removed, so a rescan can re-match only the images that have such a package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from shoal.errors import ShoalError
+from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
+from shoal.vulndb import codec, inputs
+from shoal.vulndb.writer import SourceDiff, SourceMeta, UpdateLock, WorkingCopy
+
+log = logging.getLogger(__name__)
+
+
+class UpdatableFeed(Protocol):
+    """What `update` needs of a feed (`shoal.feeds` classes fit it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def license(self) -> str: ...
+
+    def parse(self, path: Path) -> Iterator[Advisory | CveEnrichment | FeedProblem]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInput:
+    """Where a feed's input is, once found (or fetched)."""
+
+    path: Path
+    origin: str  # "bundled" | "url" | "path"
+    location: str
+    upstream: str | None = None
+    fingerprint: str | None = None
+
+
+class InputResolver(Protocol):
+    """Finds (or fetches) a feed's input; None means "upstream unchanged, skip it"."""
+
+    def __call__(
+        self, feed: UpdatableFeed, prior_fingerprint: str | None, workdir: Path
+    ) -> FeedInput | None: ...
+
+
+@dataclass(slots=True)
+class SourceResult:
+    name: str
+    status: str  # "updated" | "unchanged" | "failed"
+    origin: str = ""
+    location: str = ""
+    records: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    problems: int = 0
+    problem_samples: list[FeedProblem] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class UpdateReport:
+    db_path: Path
+    started_at: str
+    finished_at: str = ""
+    sources: list[SourceResult] = field(default_factory=list)
+    changed_keys: set[tuple[str, str]] = field(default_factory=set)
+    changed_cves: set[str] = field(default_factory=set)
+    replaced: bool = False  # whether the live DB file was replaced
+    data_version: str | None = None
+    rebuilt: str | None = None  # why the old DB was discarded (schema mismatch)
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [s for s in self.sources if s.status == "failed"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "db_path": str(self.db_path),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "replaced": self.replaced,
+            "data_version": self.data_version,
+            "rebuilt": self.rebuilt,
+            "changed_keys": sorted(list(k) for k in self.changed_keys),
+            "changed_cves": len(self.changed_cves),
+            "sources": [asdict(s) for s in self.sources],
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def update(
+    db_path: Path,
+    feeds: Sequence[UpdatableFeed],
+    *,
+    resolve: InputResolver,
+    force: bool = False,
+) -> UpdateReport:
+    """Update the DB at `db_path` from `feeds`, reading inputs through `resolve`.
+
+    Raises `VulnDbError` if the DB is locked by another update or is not shoal's;
+    per-source failures are reported in the result instead.
+    """
+    report = UpdateReport(db_path=db_path, started_at=_now())
+    with UpdateLock(db_path):
+        wc = WorkingCopy(db_path)
+        report.rebuilt = wc.rebuilt_from
+        try:
+            with tempfile.TemporaryDirectory(prefix="fetch-", dir=db_path.parent) as work:
+                for feed in feeds:
+                    report.sources.append(
+                        _update_source(wc, feed, resolve, Path(work), force, report)
+                    )
+            if not any(s.status == "updated" for s in report.sources):
+                wc.discard()  # nothing changed: the live DB stays byte-identical
+            else:
+                report.finished_at = _now()
+                run = json.dumps(report.to_json(), separators=(",", ":"), default=str)
+                report.data_version = wc.finish(
+                    built_at=report.finished_at, run_report=run, started_at=report.started_at
+                )
+                wc.commit()
+                report.replaced = True
+        except BaseException:
+            wc.discard()
+            raise
+    report.finished_at = report.finished_at or _now()
+    return report
+
+
+def _update_source(
+    wc: WorkingCopy,
+    feed: UpdatableFeed,
+    resolve: InputResolver,
+    workdir: Path,
+    force: bool,
+    report: UpdateReport,
+) -> SourceResult:
+    name = feed.name
+    prior = wc.source_row(name)
+    try:
+        found = resolve(feed, prior["fingerprint"] if prior else None, workdir)
+        if found is None:
+            log.info("source %r: upstream unchanged", name)
+            return SourceResult(name, "unchanged")
+        sha = inputs.input_sha256(found.path)
+        result = SourceResult(name, "unchanged", found.origin, found.location)
+        if (
+            not force
+            and prior is not None
+            and prior["input_sha256"] == sha
+            and prior["feed_version"] == feed.version
+        ):
+            log.info("source %r: input unchanged (sha256 %s)", name, sha[:12])
+            return result
+        meta = SourceMeta(
+            name=name,
+            feed_version=feed.version,
+            origin=found.origin,
+            location=found.location,
+            fetched_at=_now(),
+            input_sha256=sha,
+            upstream=found.upstream,
+            fingerprint=found.fingerprint,
+            license=feed.license,
+        )
+        items = feed.parse(found.path)
+        if name.split("/", 1)[0].lower() in codec.ENRICHMENT_GROUPS:
+            diff = wc.apply_enrichment(meta, items)
+        else:
+            diff = wc.apply_advisories(meta, items)
+    except (ShoalError, OSError) as e:
+        # The transaction for this source rolled back; its previous rows stay.
+        log.warning("source %r failed: %s", name, e)
+        return SourceResult(name, "failed", error=str(e).splitlines()[0] if str(e) else repr(e))
+    _fill(result, diff)
+    report.changed_keys |= diff.changed_keys
+    report.changed_cves |= diff.changed_cves
+    return result
+
+
+def _fill(result: SourceResult, diff: SourceDiff) -> None:
+    result.status = "updated"
+    result.records = diff.records
+    result.added, result.changed, result.removed = diff.added, diff.changed, diff.removed
+    result.problems = diff.problems
+    result.problem_samples = diff.problem_samples
