@@ -1,8 +1,8 @@
 """What several catalogers share.
 
-* `LineProblems`: the problems met in one text file, which become `Unknown`s; past a cap
-  they are only counted and summarised in one line, so a hostile file with a problem on
-  every line costs no more memory, and no longer a result, than a clean one.
+* `Problems` and `LineProblems`: the problems met in one file, which become `Unknown`s; past
+  a cap they are only counted and summarised in one line, so a hostile file with a problem
+  in every entry costs no more memory, and no longer a result, than a clean one.
 * `yaml_documents`: YAML documents, or one line saying why they cannot be read; never an
   exception, whatever the nesting.
 * `split_lines`: the lines of a large text file, one at a time.
@@ -33,6 +33,28 @@ def one_line(e: BaseException) -> str:
 
 
 # ---- problems ------------------------------------------------------------------------------
+
+
+class Problems:
+    """Problems met in one file, in the order met. The first `cap` are listed; the rest
+    are only counted, and summarised as one more line: `"<count> <more>"`."""
+
+    __slots__ = ("cap", "cataloger", "kept", "more", "total")
+
+    def __init__(self, cataloger: str, cap: int, more: str = "more malformed entries") -> None:
+        self.cataloger = cataloger
+        self.cap = cap
+        self.more = more
+        self.kept: list[str] = []
+        self.total = 0
+
+    def append(self, reason: str) -> None:
+        self.total += 1
+        if len(self.kept) < self.cap:
+            self.kept.append(reason)
+
+    def unknowns(self, path: str) -> tuple[Unknown, ...]:
+        return _unknowns(path, self.cataloger, self.kept, self.total - len(self.kept), self.more)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
+from shoal.catalog._support import Problems
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "rust/cargo-lock"
 
@@ -62,7 +63,7 @@ def parse_cargo_lock(text: str, path: str) -> CatalogResult:
     legacy_checksums = _legacy_checksums(doc.get("metadata"))
 
     found: dict[tuple[str, str], Package] = {}
-    problems: list[str] = []
+    problems = Problems(NAME, _MAX_UNKNOWNS)
     for i, table in enumerate(tables):
         if not isinstance(table, dict):
             problems.append(f"package[{i}] is not a table")
@@ -85,13 +86,7 @@ def parse_cargo_lock(text: str, path: str) -> CatalogResult:
             metadata=_metadata(table, name, version, legacy_checksums),
         )
 
-    reasons = problems[:_MAX_UNKNOWNS]
-    if len(problems) > _MAX_UNKNOWNS:
-        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
-    return CatalogResult(
-        packages=tuple(found.values()),
-        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
-    )
+    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
 
 
 def _metadata(

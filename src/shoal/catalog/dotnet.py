@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shoal.catalog._support import Problems
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "dotnet/deps-json"
 
@@ -56,7 +57,7 @@ def parse_deps_json(data: bytes, path: str) -> CatalogResult:
         return CatalogResult.failed(path, NAME, "'libraries' is missing or not an object")
 
     found: dict[tuple[str, str], Package] = {}
-    problems: list[str] = []
+    problems = Problems(NAME, _MAX_UNKNOWNS)
     for key, lib in libraries.items():
         label = key[:100]
         if not isinstance(lib, dict):
@@ -80,13 +81,7 @@ def parse_deps_json(data: bytes, path: str) -> CatalogResult:
             metadata=_metadata(lib),
         )
 
-    reasons = problems[:_MAX_UNKNOWNS]
-    if len(problems) > _MAX_UNKNOWNS:
-        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
-    return CatalogResult(
-        packages=tuple(found.values()),
-        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
-    )
+    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
 
 
 def _metadata(lib: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -19,8 +19,9 @@ import json
 from collections import deque
 from typing import Any
 
+from shoal.catalog._support import Problems
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "npm/package-lock"
 
@@ -50,7 +51,7 @@ class _Collector:
     def __init__(self, path: str) -> None:
         self.path = path
         self.packages: dict[tuple[str, str], Package] = {}
-        self.problems: list[str] = []
+        self.problems = Problems(NAME, _MAX_UNKNOWNS)
 
     def add(self, name: str, version: str, entry: dict[str, Any]) -> None:
         if (name, version) in self.packages:
@@ -77,12 +78,9 @@ class _Collector:
         self.problems.append(reason)
 
     def result(self) -> CatalogResult:
-        reasons = self.problems[:_MAX_UNKNOWNS]
-        if len(self.problems) > _MAX_UNKNOWNS:
-            reasons.append(f"{len(self.problems) - _MAX_UNKNOWNS} more malformed entries")
         return CatalogResult(
             packages=tuple(self.packages.values()),
-            unknowns=tuple(Unknown(path=self.path, cataloger=NAME, reason=r) for r in reasons),
+            unknowns=self.problems.unknowns(self.path),
         )
 
 

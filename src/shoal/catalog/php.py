@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shoal.catalog._support import Problems
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "php/composer-installed"
 
@@ -60,7 +61,7 @@ def parse_installed_json(data: bytes, path: str) -> CatalogResult:
         return CatalogResult.failed(path, NAME, "top level is neither an array nor an object")
 
     found: dict[tuple[str, str], Package] = {}
-    problems: list[str] = []
+    problems = Problems(NAME, _MAX_UNKNOWNS)
     for i, entry in enumerate(entries):
         pkg, problem = _package(entry, i, path, dev_names)
         if problem:
@@ -68,13 +69,7 @@ def parse_installed_json(data: bytes, path: str) -> CatalogResult:
         elif pkg is not None and (pkg.name, pkg.version) not in found:
             found[(pkg.name, pkg.version)] = pkg
 
-    reasons = problems[:_MAX_UNKNOWNS]
-    if len(problems) > _MAX_UNKNOWNS:
-        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
-    return CatalogResult(
-        packages=tuple(found.values()),
-        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
-    )
+    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
 
 
 def _package(

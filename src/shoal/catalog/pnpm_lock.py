@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoal.catalog._support import yaml_documents
+from shoal.catalog._support import Problems, yaml_documents
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "npm/pnpm-lock"
 
@@ -68,7 +68,7 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
     # format 9 dropped the per-package `dev` flag; the importers and snapshots still say it
     dev_only = _dev_only_v9(doc) if int(major) >= 9 else set()
     found: dict[tuple[str, str], Package] = {}
-    problems: list[str] = []
+    problems = Problems(NAME, _MAX_UNKNOWNS)
     for key, entry in packages.items():
         label = str(key)[:100]
         if not isinstance(entry, dict):
@@ -96,13 +96,7 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
             metadata=_metadata(entry, dev=(name, version) in dev_only),
         )
 
-    reasons = problems[:_MAX_UNKNOWNS]
-    if len(problems) > _MAX_UNKNOWNS:
-        reasons.append(f"{len(problems) - _MAX_UNKNOWNS} more malformed entries")
-    return CatalogResult(
-        packages=tuple(found.values()),
-        unknowns=tuple(Unknown(path=path, cataloger=NAME, reason=r) for r in reasons),
-    )
+    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
 
 
 def _from_key(key: str, slash_keys: bool) -> tuple[str, str]:

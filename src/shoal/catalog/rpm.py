@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from shoal.catalog._support import Problems
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.catalog.rpmdb.bdb import is_bdb_hash, read_bdb
 from shoal.catalog.rpmdb.errors import BadRecord, HeaderError, RpmDbError
@@ -27,7 +28,7 @@ from shoal.catalog.rpmdb.ndb import read_ndb
 from shoal.catalog.rpmdb.sqlite import MAGIC as SQLITE_MAGIC
 from shoal.catalog.rpmdb.sqlite import read_sqlite
 from shoal.config import Limits
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "os/rpm"
 
@@ -69,7 +70,7 @@ def parse_rpmdb(data: bytes, path: str, *, max_record: int = MAX_RECORD) -> Cata
             path, NAME, f"not an rpm database: unrecognised format (first bytes {data[:16]!r})"
         )
     found: list[tuple[int, Package]] = []
-    problems: list[str] = []
+    problems = Problems(NAME, MAX_UNKNOWNS, more="more unreadable records")
     try:
         for record in reader(data, max_record=max_record):
             if isinstance(record, BadRecord):
@@ -86,9 +87,7 @@ def parse_rpmdb(data: bytes, path: str, *, max_record: int = MAX_RECORD) -> Cata
     except RpmDbError as err:
         problems.append(str(err))
     found.sort(key=lambda item: item[0])  # header number order, whatever the format
-    return CatalogResult(
-        packages=tuple(pkg for _, pkg in found), unknowns=_unknowns(path, problems)
-    )
+    return CatalogResult(packages=tuple(pkg for _, pkg in found), unknowns=problems.unknowns(path))
 
 
 def _reader_for(data: bytes) -> Reader | None:
@@ -99,14 +98,6 @@ def _reader_for(data: bytes) -> Reader | None:
     if is_bdb_hash(data[:16]):
         return read_bdb
     return None
-
-
-def _unknowns(path: str, problems: list[str]) -> tuple[Unknown, ...]:
-    out = [Unknown(path=path, cataloger=NAME, reason=p) for p in problems[:MAX_UNKNOWNS]]
-    if len(problems) > MAX_UNKNOWNS:
-        extra = len(problems) - MAX_UNKNOWNS
-        out.append(Unknown(path=path, cataloger=NAME, reason=f"{extra} more unreadable records"))
-    return tuple(out)
 
 
 def package_from_header(h: Header, path: str) -> Package | None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-from shoal.catalog._support import yaml_documents
+from shoal.catalog._support import Problems, yaml_documents
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
+from shoal.model import CatalogResult, Location, Package, PackageType
 
 NAME = "npm/yarn-lock"
 
@@ -50,7 +50,7 @@ class _Collector:
     def __init__(self, path: str) -> None:
         self.path = path
         self.found: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        self.problems: list[str] = []
+        self.problems = Problems(NAME, _MAX_UNKNOWNS)
 
     def add(self, name: str, version: str, meta: list[tuple[str, str]]) -> None:
         have = self.found.get((name, version))
@@ -60,9 +60,6 @@ class _Collector:
             have.append(("patched", "true"))
 
     def result(self) -> CatalogResult:
-        reasons = self.problems[:_MAX_UNKNOWNS]
-        if len(self.problems) > _MAX_UNKNOWNS:
-            reasons.append(f"{len(self.problems) - _MAX_UNKNOWNS} more malformed entries")
         pkgs = tuple(
             Package(
                 name=name,
@@ -76,7 +73,7 @@ class _Collector:
         )
         return CatalogResult(
             packages=pkgs,
-            unknowns=tuple(Unknown(path=self.path, cataloger=NAME, reason=r) for r in reasons),
+            unknowns=self.problems.unknowns(self.path),
         )
 
 
