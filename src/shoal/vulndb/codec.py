@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from shoal.model.advisory import (
@@ -51,10 +52,53 @@ def _severities(sevs: tuple[Severity, ...]) -> str | None:
     return _dumps([[s.source, s.rating.value, s.type, s.vector, s.score] for s in sevs])
 
 
+_RS, _US = "\x1e", "\x1f"  # ASCII record / unit separators
+
+
+def _plain(texts: Iterable[str]) -> bool:
+    """Whether separator-joined storage round-trips these strings."""
+    return all(t and t[0] != "[" and t.isprintable() for t in texts)
+
+
 def _ranges(ranges: tuple[AffectedRange, ...]) -> str | None:
+    # Like versions below, ranges are decoded on every lookup: "TYPE US kind US version
+    # ..." records split much faster than JSON parses. JSON is the fallback for
+    # strings with control characters (a separator could hide in them).
     if not ranges:
         return None
+    if all(_plain([r.type, *(x for ev in r.events for x in ev)]) for r in ranges):
+        return _RS.join(_US.join([r.type, *(x for ev in r.events for x in ev)]) for r in ranges)
     return _dumps([[r.type, r.events] for r in ranges])
+
+
+def _split_ranges(text: str) -> tuple[AffectedRange, ...]:
+    if text[0] == "[":
+        return tuple(
+            AffectedRange(t, tuple((k, v) for k, v in events)) for t, events in json.loads(text)
+        )
+    out = []
+    for part in text.split(_RS):
+        fields = part.split(_US)
+        it = iter(fields[1:])
+        out.append(AffectedRange(fields[0], tuple(zip(it, it, strict=True))))
+    return tuple(out)
+
+
+def _versions(versions: tuple[str, ...]) -> str | None:
+    # Explicit version lists are the bulk of OSV data (PyPI lists every affected
+    # release) and most of a lookup's decoding: newline-joined text splits several
+    # times faster than JSON parses. JSON (which starts with "[") is the fallback.
+    if not versions:
+        return None
+    return "\n".join(versions) if _plain(versions) else _dumps(versions)
+
+
+def _split_versions(text: str | None, what: str) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    if text[:1] == "[":
+        return tuple(_load(text, what))
+    return tuple(text.split("\n"))
 
 
 def encode_advisory(adv: Advisory) -> tuple[AdvisoryRow, list[AffectedRowT]]:
@@ -69,7 +113,7 @@ def encode_advisory(adv: Advisory) -> tuple[AdvisoryRow, list[AffectedRowT]]:
             a.ecosystem,
             a.release,
             _ranges(a.ranges),
-            _list(a.versions),
+            _versions(a.versions),
             a.fix_state.value,
             a.severity.value if a.severity is not None else None,
             a.purl,
@@ -114,25 +158,30 @@ def decode_severities(text: str | None, what: str) -> tuple[Severity, ...]:
         raise VulnDbError(f"vulnerability DB record {what}: bad severities ({e})") from e
 
 
+_FIX_STATES = {f.value: f for f in FixState}
+_RATINGS = {r.value: r for r in Rating}
+
+
 def decode_affected(row: AffectedRowT) -> AffectedPackage:
     """An `affected` row (AFFECTED_COLUMNS order) as the model object."""
-    what = f"{row[2]}/{row[3]}"
     try:
+        ranges = row[7]
+        # positional: AffectedPackage(ecosystem, name, release, ranges, versions,
+        # fix_state, severity, purl); keywords cost a measurable share of a lookup
         return AffectedPackage(
-            ecosystem=row[5],
-            name=row[1],
-            release=row[6],
-            ranges=tuple(
-                AffectedRange(t, tuple((k, v) for k, v in events))
-                for t, events in _load(row[7], what)
-            ),
-            versions=tuple(_load(row[8], what)),
-            fix_state=FixState(row[9]),
-            severity=Rating(row[10]) if row[10] is not None else None,
-            purl=row[11],
+            row[5],
+            row[1],
+            row[6],
+            _split_ranges(ranges) if ranges else (),
+            _split_versions(row[8], row[3]),
+            _FIX_STATES[row[9]],
+            _RATINGS[row[10]] if row[10] is not None else None,
+            row[11],
         )
-    except (TypeError, ValueError) as e:
-        raise VulnDbError(f"vulnerability DB record {what}: bad affected entry ({e})") from e
+    except (TypeError, ValueError, KeyError) as e:
+        raise VulnDbError(
+            f"vulnerability DB record {row[2]}/{row[3]}: bad affected entry ({e!r:.100})"
+        ) from e
 
 
 def decode_advisory(row: AdvisoryRow, affected: tuple[AffectedPackage, ...]) -> Advisory:

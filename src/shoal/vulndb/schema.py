@@ -108,12 +108,15 @@ CREATE TABLE update_runs (
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create every table in an empty database and stamp the schema version."""
-    conn.executescript(_DDL)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    """Create every table in an empty database and stamp the schema version, in one
+    transaction (executescript would commit a transaction opened around it)."""
+    conn.executescript(
+        f"""BEGIN;
+        {_DDL}
+        PRAGMA application_id = {APPLICATION_ID};
+        PRAGMA user_version = {SCHEMA_VERSION};
+        INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
+        COMMIT;"""
     )
 
 

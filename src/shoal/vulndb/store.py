@@ -41,7 +41,10 @@ def connect_ro(path: Path) -> sqlite3.Connection:
         raise VulnDbError(
             f"no vulnerability DB at {str(path)!r}; run `shoal db update` to build one"
         )
-    uri = f"file:{pathname2url(str(path.resolve()))}?mode=ro"
+    # immutable=1: shoal never writes a DB file in place (updates and imports write a
+    # copy and rename it over), so the file a connection opened cannot change under it
+    # and SQLite may skip locking, which is most of the cost of a small lookup.
+    uri = f"file:{pathname2url(str(path.resolve()))}?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     except sqlite3.Error as e:
@@ -131,20 +134,26 @@ class VulnDB:
                 missing.append(key)
             else:
                 out[key] = hit
-        missing = sorted(set(missing))
-        for i in range(0, len(missing), _BATCH):
-            chunk = missing[i : i + _BATCH]
-            found: dict[tuple[str, str], list[AffectedRow]] = {k: [] for k in chunk}
-            sql = (
-                f"SELECT {codec.AFFECTED_COLUMNS} FROM affected WHERE (ecosystem, name) IN "
-                f"(VALUES {','.join(['(?,?)'] * len(chunk))})"
-            )
-            params = [p for k in chunk for p in k]
-            for row in self._rows(self._query(sql, params)):
-                found[(row.affected.ecosystem.lower(), row.affected.name)].append(row)
-            for k, rows in found.items():
-                self._remember(k, tuple(rows))
-                out[k] = self._cache[k]
+        by_eco: dict[str, list[str]] = {}
+        for eco, name in sorted(set(missing)):
+            by_eco.setdefault(eco, []).append(name)
+        for eco, names in by_eco.items():
+            # `ecosystem = ? AND name IN (...)` is a primary-key search; a row-value IN
+            # over (ecosystem, name) pairs would make SQLite scan the whole table.
+            for i in range(0, len(names), _BATCH):
+                chunk = names[i : i + _BATCH]
+                found: dict[str, list[AffectedRow]] = {n: [] for n in chunk}
+                sql = (
+                    f"SELECT {codec.AFFECTED_COLUMNS} FROM affected "
+                    f"WHERE ecosystem = ? AND name IN ({','.join('?' * len(chunk))})"
+                )
+                for row in self._rows(self._query(sql, [eco, *chunk])):
+                    found[row.affected.name].append(row)
+                for name, rows in found.items():
+                    key = (eco, name)
+                    hit = tuple(rows)
+                    self._remember(key, hit)
+                    out[key] = hit
         return out
 
     def advisories(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Advisory]:

@@ -151,8 +151,7 @@ class WorkingCopy:
         self.conn.execute("PRAGMA synchronous = OFF")
         self.conn.execute("PRAGMA cache_size = -65536")
         if fresh:
-            with self.transaction():
-                schema.create(self.conn)
+            schema.create(self.conn)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
