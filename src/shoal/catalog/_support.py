@@ -1,17 +1,19 @@
-"""What several catalogers share.
+"""What several catalogers share: bounded problem lists and bounded document loading.
 
 * `Problems` and `LineProblems`: the problems met in one file, which become `Unknown`s; past
   a cap they are only counted and summarised in one line, so a hostile file with a problem
   in every entry costs no more memory, and no longer a result, than a clean one.
-* `yaml_documents`: YAML documents, or one line saying why they cannot be read; never an
-  exception, whatever the nesting.
-* `split_lines`: the lines of a large text file, one at a time.
+* `load_json`, `load_toml` and `yaml_documents`: a document, or one line saying why it
+  cannot be read; never an exception, whatever the nesting or the size of a number.
+* `decode_utf8` and `split_lines`: text from bytes, and its lines, for large files.
 
 Catalogers import this module and `base`; it imports none of them.
 """
 
 from __future__ import annotations
 
+import json
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +103,14 @@ def _unknowns(
 # ---- text ----------------------------------------------------------------------------------
 
 
+def decode_utf8(data: bytes) -> tuple[str, str | None]:
+    """`data` as UTF-8 text, a leading byte-order mark dropped, or ("", why not)."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        return "", f"not UTF-8 at byte {e.start}"
+
+
 def split_lines(text: str) -> Iterator[str]:
     """The lines of `text`, split on "\\n" only and one at a time (a package database may be
     hundreds of MiB; `str.splitlines` would also split on form feeds and the like)."""
@@ -115,6 +125,34 @@ def split_lines(text: str) -> Iterator[str]:
 
 
 # ---- documents -----------------------------------------------------------------------------
+
+
+def load_json(data: bytes | str, encoding: str | None = None) -> tuple[Any, str | None]:
+    """`data` parsed as JSON, or (None, why not).
+
+    Bytes are decoded as `json.loads` does (UTF-8, -16 or -32, by their first bytes) unless
+    `encoding` names the one codec to use. A syntax error is reported with its position;
+    bad text, nesting past the interpreter's recursion limit and integers past Python's
+    digit limit as `invalid JSON: <message>`.
+    """
+    try:
+        if encoding is not None and isinstance(data, bytes):
+            data = data.decode(encoding)
+        return json.loads(data), None
+    except json.JSONDecodeError as e:
+        return None, f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"
+    except (ValueError, RecursionError) as e:  # bad text, nesting too deep, huge numbers
+        return None, f"invalid JSON: {one_line(e)}"
+
+
+def load_toml(text: str) -> tuple[dict[str, Any], str | None]:
+    """`text` parsed as TOML, or ({}, why not): `invalid TOML: <message>`."""
+    try:
+        return tomllib.loads(text), None
+    except ValueError as e:  # TOMLDecodeError, and integers past Python's digit limit
+        return {}, f"invalid TOML: {one_line(e)}"
+    except RecursionError:
+        return {}, "invalid TOML: nested too deeply"
 
 
 def yaml_documents(data: str | bytes) -> tuple[list[Any], str | None]:

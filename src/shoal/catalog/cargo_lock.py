@@ -14,10 +14,9 @@ from the crates.io crate of the same name.
 
 from __future__ import annotations
 
-import tomllib
 from typing import Any
 
-from shoal.catalog._support import Problems
+from shoal.catalog._support import Problems, decode_utf8, load_toml
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType
 
@@ -35,21 +34,17 @@ class CargoLockCataloger(Cataloger):
         return entry.path.endswith("/Cargo.lock")
 
     def catalog(self, f: LayerFile) -> CatalogResult:
-        try:
-            text = f.data.decode("utf-8-sig")  # tolerate a byte-order mark
-        except UnicodeDecodeError as e:
-            return CatalogResult.failed(f.path, NAME, f"not UTF-8 at byte {e.start}")
+        text, problem = decode_utf8(f.data)
+        if problem:
+            return CatalogResult.failed(f.path, NAME, problem)
         return parse_cargo_lock(text, f.path)
 
 
 def parse_cargo_lock(text: str, path: str) -> CatalogResult:
     """Crates in a Cargo.lock of any format (1 to 4)."""
-    try:
-        doc = tomllib.loads(text)
-    except ValueError as e:  # TOMLDecodeError, and integers past Python's digit limit
-        return CatalogResult.failed(path, NAME, f"invalid TOML: {_one_line(e)}")
-    except RecursionError:
-        return CatalogResult.failed(path, NAME, "invalid TOML: nested too deeply")
+    doc, problem = load_toml(text)
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
 
     fmt = doc.get("version")
     if fmt is not None and (not isinstance(fmt, int) or fmt < 1):
@@ -119,10 +114,6 @@ def _legacy_checksums(metadata: Any) -> dict[tuple[str, str, str], str]:
         if len(parts) == 4 and parts[3].startswith("(") and parts[3].endswith(")"):
             out[(parts[1], parts[2], parts[3][1:-1])] = value
     return out
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["CargoLockCataloger", "parse_cargo_lock"]

@@ -16,10 +16,9 @@ name a DLL, not anything a NuGet advisory could be about.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from shoal.catalog._support import Problems
+from shoal.catalog._support import Problems, load_json
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType
 
@@ -42,14 +41,9 @@ class DotnetCataloger(Cataloger):
 
 def parse_deps_json(data: bytes, path: str) -> CatalogResult:
     """Libraries listed in a `.deps.json`."""
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))  # MSBuild may write a BOM
-    except json.JSONDecodeError as e:
-        return CatalogResult.failed(
-            path, NAME, f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"
-        )
-    except (ValueError, RecursionError) as e:  # bad UTF-8, nesting too deep, huge numbers
-        return CatalogResult.failed(path, NAME, f"invalid JSON: {_one_line(e)}")
+    doc, problem = load_json(data, encoding="utf-8-sig")  # MSBuild may write a BOM; never UTF-16
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
     if not isinstance(doc, dict):
         return CatalogResult.failed(path, NAME, "top level is not an object")
     libraries = doc.get("libraries")
@@ -91,10 +85,6 @@ def _metadata(lib: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         if isinstance(value, str) and value:
             meta.append((key, value))
     return tuple(meta)
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["DotnetCataloger", "parse_deps_json"]

@@ -10,9 +10,9 @@ deeper inside a package (`dist/esm/package.json`) are build artefacts.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from shoal.catalog._support import load_json
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType
 
@@ -41,14 +41,9 @@ class NpmCataloger(Cataloger):
 
 def parse_package_json(data: bytes, path: str) -> CatalogResult:
     """The package an installed `package.json` describes."""
-    try:
-        doc = json.loads(data)
-    except json.JSONDecodeError as e:
-        return CatalogResult.failed(
-            path, NAME, f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"
-        )
-    except (ValueError, RecursionError) as e:  # bad UTF-8, nesting too deep, huge numbers
-        return CatalogResult.failed(path, NAME, f"invalid JSON: {_one_line(e)}")
+    doc, problem = load_json(data)
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
     if not isinstance(doc, dict):
         return CatalogResult.failed(path, NAME, f"top level is {_kind(doc)}, not an object")
 
@@ -99,10 +94,6 @@ def _kind(value: object) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["NpmCataloger", "npm_licenses", "parse_package_json"]

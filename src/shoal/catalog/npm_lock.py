@@ -15,11 +15,10 @@ metadata `dev=true`. A package installed at several paths is reported once.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from typing import Any
 
-from shoal.catalog._support import Problems
+from shoal.catalog._support import Problems, load_json
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType
 
@@ -86,14 +85,9 @@ class _Collector:
 
 def parse_package_lock(data: bytes, path: str) -> CatalogResult:
     """Installed packages listed by an npm lockfile (any lockfileVersion)."""
-    try:
-        doc = json.loads(data)
-    except json.JSONDecodeError as e:
-        return CatalogResult.failed(
-            path, NAME, f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"
-        )
-    except (ValueError, RecursionError) as e:
-        return CatalogResult.failed(path, NAME, f"invalid JSON: {_one_line(e)}")
+    doc, problem = load_json(data)
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
     if not isinstance(doc, dict):
         return CatalogResult.failed(path, NAME, "top level is not an object")
 
@@ -171,10 +165,6 @@ def _licenses(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) and value.strip():
         return (value.strip(),)
     return ()
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["NpmLockCataloger", "parse_package_lock"]

@@ -12,10 +12,9 @@ business, where the comparison happens. Composer 2 lists development-only packag
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from shoal.catalog._support import Problems
+from shoal.catalog._support import Problems, load_json
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType
 
@@ -38,14 +37,9 @@ class PhpCataloger(Cataloger):
 
 def parse_installed_json(data: bytes, path: str) -> CatalogResult:
     """Packages in a Composer 1 or 2 `installed.json`."""
-    try:
-        doc = json.loads(data)
-    except json.JSONDecodeError as e:
-        return CatalogResult.failed(
-            path, NAME, f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"
-        )
-    except (ValueError, RecursionError) as e:
-        return CatalogResult.failed(path, NAME, f"invalid JSON: {_one_line(e)}")
+    doc, problem = load_json(data)
+    if problem:
+        return CatalogResult.failed(path, NAME, problem)
 
     dev_names: set[str] = set()
     if isinstance(doc, dict):  # Composer 2
@@ -118,10 +112,6 @@ def _licenses(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     out = [x.strip() for x in items[:_MAX_LICENSES] if isinstance(x, str) and x.strip()]
     return tuple(dict.fromkeys(out))
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["PhpCataloger", "parse_installed_json"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-from shoal.catalog._support import Problems, yaml_documents
+from shoal.catalog._support import Problems, decode_utf8, yaml_documents
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.model import CatalogResult, Location, Package, PackageType
 
@@ -37,10 +37,9 @@ class YarnLockCataloger(Cataloger):
         return entry.path.endswith("/yarn.lock")
 
     def catalog(self, f: LayerFile) -> CatalogResult:
-        try:
-            text = f.data.decode("utf-8-sig")  # tolerate a byte-order mark
-        except UnicodeDecodeError as e:
-            return CatalogResult.failed(f.path, NAME, f"not UTF-8 at byte {e.start}")
+        text, problem = decode_utf8(f.data)
+        if problem:
+            return CatalogResult.failed(f.path, NAME, problem)
         return parse_yarn_lock(text, f.path)
 
 
