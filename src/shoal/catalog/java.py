@@ -28,6 +28,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import IO
 
+from shoal.catalog._support import one_line
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.config import Limits
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
@@ -114,7 +115,7 @@ def _archive(walk: _Walk, data: bytes, inner: tuple[str, ...]) -> None:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except _ZIP_ERRORS as e:
-        walk.unknown(inner, f"not a readable zip archive ({_one_line(e)})")
+        walk.unknown(inner, f"not a readable zip archive ({one_line(e)})")
         return
 
     manifest: zipfile.ZipInfo | None = None
@@ -283,7 +284,7 @@ def _read(
             # charged above is what gets inflated.
             data = _read_head(fh, min(cap, walk.bytes_left)) if head_only else fh.read()
     except _ZIP_ERRORS as e:
-        walk.unknown(where, f"unreadable ({_one_line(e)})")
+        walk.unknown(where, f"unreadable ({one_line(e)})")
         return None
     walk.bytes_left -= len(data)
     return data
@@ -482,8 +483,3 @@ def _printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).replace("\n", " ").strip() or type(e).__name__
-    return text[:200]

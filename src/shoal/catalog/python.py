@@ -17,6 +17,7 @@ import struct
 import zipfile
 import zlib
 
+from shoal.catalog._support import one_line
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.config import Limits
 from shoal.model import CatalogResult, Location, Package, PackageType
@@ -116,9 +117,9 @@ def parse_egg(data: bytes, path: str) -> CatalogResult:
         ValueError,
     ) as e:
         # ValueError: zipfile seeks to a negative offset when a header field is corrupt
-        return CatalogResult.failed(path, NAME, f"unreadable egg zip: {_one_line(e)}")
+        return CatalogResult.failed(path, NAME, f"unreadable egg zip: {one_line(e)}")
     except (NotImplementedError, RuntimeError) as e:  # unsupported compression, encryption
-        return CatalogResult.failed(path, NAME, f"unsupported egg zip: {_one_line(e)}")
+        return CatalogResult.failed(path, NAME, f"unsupported egg zip: {one_line(e)}")
     if len(raw) > _MAX_PKG_INFO:
         return CatalogResult.failed(path, NAME, "EGG-INFO/PKG-INFO inflates past the size limit")
     return parse_python_metadata(_decode(raw), path, kind="egg")
@@ -231,10 +232,6 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError:
         return data.decode("latin-1")
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 __all__ = ["PythonCataloger", "parse_egg", "parse_python_metadata"]
