@@ -49,12 +49,28 @@ class CacheSettings(BaseModel):
     enabled: bool = True
 
 
+class VulnDbSettings(BaseModel):
+    """The local vulnerability DB (`shoal db ...`, `shoal scan`)."""
+
+    path: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("shoal")) / "vulndb" / "vuln.db"
+    )
+    online: bool = Field(
+        False, description="`db update` fetches upstream URLs; off: --from or bundled data"
+    )
+    sources: list[str] = Field(
+        default_factory=list, description="sources `db update` updates by default; empty: all"
+    )
+    max_import_bytes: int = Field(8 * GiB, description="DB size accepted from a bundle")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOAL_", env_nested_delimiter="__")
 
     limits: Limits = Field(default_factory=Limits)
     oci: OciSettings = Field(default_factory=OciSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    vulndb: VulnDbSettings = Field(default_factory=VulnDbSettings)
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2))
 
 
