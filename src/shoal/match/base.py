@@ -81,22 +81,23 @@ def _scheme(ecosystem: str, range_type: str) -> VersionScheme:
 def _fixed(
     ecosystem: str, range_type: str, events: tuple[tuple[str, str], ...], version: str
 ) -> tuple[str, ...]:
-    """The `fixed` events of a range above the installed version: the releases that fix
-    it for this user (a range lists fixes on every maintained branch)."""
+    """The release that fixes the installed version: the lowest `fixed` event above it.
+    A range lists fixes on every maintained branch (django: 2.2.24, 3.1.12, 3.2.4); the
+    one that closes the interval holding the installed version is the upgrade to make."""
     try:
         cmp = _scheme(ecosystem, range_type).compare
     except ValueError:
         return ()
     strip = range_type == "SEMVER"
     v0 = version[1:] if strip and version[:1] == "v" else version
-    out: list[str] = []
+    best: tuple[str, str] | None = None  # (as written, as compared)
     for kind, v in events:
         if kind != "fixed":
             continue
         vv = v[1:] if strip and v[:1] == "v" else v
-        if cmp(v0, vv) < 0 and v not in out:
-            out.append(v)
-    return tuple(out)
+        if cmp(v0, vv) < 0 and (best is None or cmp(vv, best[1]) < 0):
+            best = (v, vv)
+    return (best[0],) if best else ()
 
 
 def _fixed_above(aff: AffectedPackage, version: str) -> tuple[str, ...]:
@@ -105,6 +106,10 @@ def _fixed_above(aff: AffectedPackage, version: str) -> tuple[str, ...]:
         if r.type in ("ECOSYSTEM", "SEMVER"):
             out += [v for v in _fixed(aff.ecosystem, r.type, r.events, version) if v not in out]
     return tuple(out)
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
 def evaluate(aff: AffectedPackage, version: str) -> Verdict:
@@ -136,11 +141,11 @@ def evaluate(aff: AffectedPackage, version: str) -> Verdict:
             return Affected(constraint, _fixed(aff.ecosystem, r.type, r.events, version))
         if result is None and undecided is None:
             undecided = (
-                f"version {version!r} cannot be ordered against range "
+                f"version {_short(version)!r} cannot be ordered against range "
                 f"{describe_events(r.events)!r} in {aff.ecosystem}"
             )
     if undecided is not None:
-        return Undecided(undecided[:300])
+        return Undecided(undecided[:300].replace("\n", " "))
     if not aff.ranges and not aff.versions:
         return Affected("all versions (no ranges)", ())
     if evaluable == 0 and not aff.versions:
