@@ -28,7 +28,7 @@ import os
 import re
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar, Generic, Literal, TypeVar
@@ -162,10 +162,15 @@ def fetch_files(
 
 
 def download(
-    http: httpx.Client, url: str, target: Path, prior: Validator | None, max_bytes: int
+    http: httpx.Client,
+    url: str,
+    target: Path,
+    prior: Validator | None,
+    max_bytes: int,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> Validator:
     """GET `url` into `target` (atomically), conditional on `prior`; returns `prior` on 304."""
-    headers = {}
+    headers = dict(extra_headers or {})
     if prior is not None and prior.etag:
         headers["If-None-Match"] = prior.etag
     if prior is not None and prior.last_modified:
