@@ -16,53 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+import httpx
 
 from shoal.errors import ShoalError
-from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
-from shoal.vulndb import codec, inputs
+from shoal.model.advisory import FeedProblem
+from shoal.vulndb import codec, inputs, resolve
+from shoal.vulndb.resolve import InputResolver, UpdatableFeed
 from shoal.vulndb.writer import SourceDiff, SourceMeta, UpdateLock, WorkingCopy
 
 log = logging.getLogger(__name__)
-
-
-class UpdatableFeed(Protocol):
-    """What `update` needs of a feed (`shoal.feeds` classes fit it)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def license(self) -> str: ...
-
-    def parse(self, path: Path) -> Iterator[Advisory | CveEnrichment | FeedProblem]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FeedInput:
-    """Where a feed's input is, once found (or fetched)."""
-
-    path: Path
-    origin: str  # "bundled" | "url" | "path"
-    location: str
-    upstream: str | None = None
-    fingerprint: str | None = None
-
-
-class InputResolver(Protocol):
-    """Finds (or fetches) a feed's input; None means "upstream unchanged, skip it"."""
-
-    def __call__(
-        self, feed: UpdatableFeed, prior_fingerprint: str | None, workdir: Path
-    ) -> FeedInput | None: ...
 
 
 @dataclass(slots=True)
@@ -118,24 +86,34 @@ def update(
     db_path: Path,
     feeds: Sequence[UpdatableFeed],
     *,
-    resolve: InputResolver,
+    from_path: Path | None = None,
+    http: httpx.Client | None = None,
     force: bool = False,
+    resolver: InputResolver | None = None,
 ) -> UpdateReport:
-    """Update the DB at `db_path` from `feeds`, reading inputs through `resolve`.
+    """Update the DB at `db_path` from `feeds`.
+
+    Inputs come from `from_path` when given (air-gapped), else from upstream through
+    `http` when given, else from the data bundled with shoal; `resolver` overrides all
+    three. `force` re-reads inputs whose hash did not change.
 
     Raises `VulnDbError` if the DB is locked by another update or is not shoal's;
     per-source failures are reported in the result instead.
     """
+    if resolver is None:
+        if from_path is not None:
+            resolver = resolve.local(from_path, len(feeds))
+        elif http is not None:
+            resolver = resolve.online(http, db_path.parent / "downloads")
+        else:
+            resolver = resolve.bundled()
     report = UpdateReport(db_path=db_path, started_at=_now())
     with UpdateLock(db_path):
         wc = WorkingCopy(db_path)
         report.rebuilt = wc.rebuilt_from
         try:
-            with tempfile.TemporaryDirectory(prefix="fetch-", dir=db_path.parent) as work:
-                for feed in feeds:
-                    report.sources.append(
-                        _update_source(wc, feed, resolve, Path(work), force, report)
-                    )
+            for feed in feeds:
+                report.sources.append(_update_source(wc, feed, resolver, force, report))
             if not any(s.status == "updated" for s in report.sources):
                 wc.discard()  # nothing changed: the live DB stays byte-identical
             else:
@@ -156,15 +134,14 @@ def update(
 def _update_source(
     wc: WorkingCopy,
     feed: UpdatableFeed,
-    resolve: InputResolver,
-    workdir: Path,
+    resolver: InputResolver,
     force: bool,
     report: UpdateReport,
 ) -> SourceResult:
     name = feed.name
     prior = wc.source_row(name)
     try:
-        found = resolve(feed, prior["fingerprint"] if prior else None, workdir)
+        found = resolver(feed, prior["fingerprint"] if prior else None)
         if found is None:
             log.info("source %r: upstream unchanged", name)
             return SourceResult(name, "unchanged")
