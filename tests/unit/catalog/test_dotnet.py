@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.catalog.base import FileEntry, LayerFile
-from shoal.catalog.dotnet import DotnetCataloger, parse_deps_json
+from shoal.catalog.dotnet import NAME, DotnetCataloger, parse_deps_json
 from shoal.model import PackageType
+from tests.unit.catalog.helpers import assert_one_line_reasons, one_unknown
 
 DEPS = Path(__file__).parent / "testdata" / "dotnet" / "pythonnet" / "Python.Runtime.deps.json"
 IMAGE_PATH = "/usr/lib/python3/site-packages/pythonnet/runtime/Python.Runtime.deps.json"
@@ -102,11 +103,8 @@ def test_bad_libraries_are_unknown_and_the_rest_kept() -> None:
     ],
 )
 def test_malformed_file_is_one_unknown(data: bytes, reason: str) -> None:
-    res = parse_deps_json(data, "/d")
-    assert res.packages == ()
-    (u,) = res.unknowns
+    u = one_unknown(parse_deps_json(data, "/d"), NAME)
     assert u.reason.startswith(reason)
-    assert u.cataloger == "dotnet/deps-json"
 
 
 @settings(max_examples=300, deadline=None)
@@ -131,6 +129,4 @@ def test_fuzz_bytes_never_raise(data: bytes) -> None:
     )
 )
 def test_fuzz_libraries_never_raise(libraries: dict[str, object]) -> None:
-    res = parse_deps_json(json.dumps({"libraries": libraries}).encode(), "/d")
-    for u in res.unknowns:
-        assert "\n" not in u.reason
+    assert_one_line_reasons(parse_deps_json(json.dumps({"libraries": libraries}).encode(), "/d"))

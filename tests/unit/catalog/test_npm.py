@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.catalog.base import FileEntry, LayerFile
-from shoal.catalog.npm import NpmCataloger, parse_package_json
+from shoal.catalog.npm import NAME, NpmCataloger, parse_package_json
 from shoal.model import PackageType
+from tests.unit.catalog.helpers import json_values, one_unknown
 
 APP = Path(__file__).parent / "testdata" / "npm" / "app"
 
@@ -117,11 +118,8 @@ def test_private_flag_is_kept() -> None:
     ],
 )
 def test_malformed_manifest_is_unknown(data: bytes, reason: str) -> None:
-    res = parse_package_json(data, "/app/node_modules/x/package.json")
-    assert res.packages == ()
-    (u,) = res.unknowns
+    u = one_unknown(parse_package_json(data, "/app/node_modules/x/package.json"), NAME)
     assert u.reason.startswith(reason)
-    assert u.cataloger == "npm/package-json"
 
 
 @settings(max_examples=300, deadline=None)
@@ -131,13 +129,7 @@ def test_fuzz_bytes_never_raise(data: bytes) -> None:
     assert len(res.packages) + len(res.unknowns) == 1
 
 
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
+_json = json_values()
 
 
 @settings(max_examples=300, deadline=None)

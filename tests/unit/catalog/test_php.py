@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.catalog.base import FileEntry, LayerFile
-from shoal.catalog.php import PhpCataloger, parse_installed_json
+from shoal.catalog.php import NAME, PhpCataloger, parse_installed_json
 from shoal.model import PackageType
+from tests.unit.catalog.helpers import assert_one_line_reasons, json_values, one_unknown
 
 DATA = Path(__file__).parent / "testdata" / "php"
 INSTALLED = "vendor/composer/installed.json"
@@ -109,11 +110,8 @@ def test_bad_entries_are_unknown_and_the_rest_kept() -> None:
     ],
 )
 def test_malformed_file_is_one_unknown(data: bytes, reason: str) -> None:
-    res = parse_installed_json(data, "/i")
-    assert res.packages == ()
-    (u,) = res.unknowns
+    u = one_unknown(parse_installed_json(data, "/i"), NAME)
     assert u.reason.startswith(reason)
-    assert u.cataloger == "php/composer-installed"
 
 
 @settings(max_examples=300, deadline=None)
@@ -122,16 +120,9 @@ def test_fuzz_bytes_never_raise(data: bytes) -> None:
     parse_installed_json(data, "/i")
 
 
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(
-            st.sampled_from(["name", "version", "license", "source", "url", "reference"]),
-            inner,
-            max_size=4,
-        )
-    ),
+_json = json_values(
+    st.sampled_from(["name", "version", "license", "source", "url", "reference"]),
+    dict_size=4,
     max_leaves=15,
 )
 
@@ -139,6 +130,4 @@ _json = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.lists(_json, max_size=4), st.fixed_dictionaries({"packages": st.lists(_json)})))
 def test_fuzz_structure_never_raises(doc: object) -> None:
-    res = parse_installed_json(json.dumps(doc).encode(), "/i")
-    for u in res.unknowns:
-        assert "\n" not in u.reason
+    assert_one_line_reasons(parse_installed_json(json.dumps(doc).encode(), "/i"))

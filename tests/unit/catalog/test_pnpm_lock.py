@@ -10,31 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.catalog.base import FileEntry, LayerFile
-from shoal.catalog.pnpm_lock import PnpmLockCataloger, parse_pnpm_lock
+from shoal.catalog.pnpm_lock import NAME, PnpmLockCataloger, parse_pnpm_lock
+from tests.unit.catalog.helpers import (
+    NPM_APP,
+    assert_one_line_reasons,
+    one_unknown,
+    packages_and_reasons,
+)
 
 DATA = Path(__file__).parent / "testdata" / "pnpm_lock"
-
-APP = [
-    ("@types/node", "20.11.0"),
-    ("debug", "4.3.4"),
-    ("is-number", "7.0.0"),
-    ("js-tokens", "4.0.0"),
-    ("loose-envify", "1.4.0"),
-    ("ms", "2.1.2"),
-    ("react", "18.2.0"),
-    ("react-dom", "18.2.0"),
-    ("scheduler", "0.23.2"),
-    ("undici-types", "5.26.5"),
-]
 
 
 def _catalog(case: str) -> tuple[dict[tuple[str, str], dict[str, str]], list[str]]:
     path = "/app/pnpm-lock.yaml"
     data = (DATA / case / "pnpm-lock.yaml").read_bytes()
-    res = PnpmLockCataloger().catalog(LayerFile(path=path, data=data))
-    found = {(p.name, p.version): dict(p.metadata) for p in res.packages}
-    assert len(found) == len(res.packages)
-    return found, [u.reason for u in res.unknowns]
+    return packages_and_reasons(PnpmLockCataloger().catalog(LayerFile(path=path, data=data)), path)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +38,7 @@ def test_wants(path: str, wanted: bool) -> None:
 @pytest.mark.parametrize("case", ["v5", "v6", "v9"])
 def test_every_format_gives_the_same_packages(case: str) -> None:
     found, unknowns = _catalog(case)
-    assert sorted(found) == APP  # react-dom's peer suffix is not part of its version
+    assert sorted(found) == NPM_APP  # react-dom's peer suffix is not part of its version
     assert unknowns == []
     assert found[("ms", "2.1.2")]["integrity"].startswith("sha512-sGkPx+VjMtmA6MX27oA4")
 
@@ -145,11 +135,8 @@ def test_lockfile_without_packages_is_empty() -> None:
     ],
 )
 def test_malformed_lockfile_is_one_unknown(text: str, reason: str) -> None:
-    res = parse_pnpm_lock(text.encode(), "/p")
-    assert res.packages == ()
-    (u,) = res.unknowns
+    u = one_unknown(parse_pnpm_lock(text.encode(), "/p"), NAME)
     assert u.reason.startswith(reason)
-    assert "\n" not in u.reason
 
 
 def test_bad_entries_are_unknown_and_the_rest_kept() -> None:
@@ -180,9 +167,9 @@ _KEY = st.sampled_from(["/a/1.0.0", "/a@1(b@2)", "@s/a@1", "file:x", "/@s/a/1_b@
 )
 def test_fuzz_structure_never_raises(version: str, entries: list[tuple[str, str]]) -> None:
     body = "".join(f"  '{k}': {v}\n" for k, v in entries)
-    res = parse_pnpm_lock(f"lockfileVersion: {version}\npackages:\n{body}".encode(), "/p")
-    for u in res.unknowns:
-        assert "\n" not in u.reason
+    assert_one_line_reasons(
+        parse_pnpm_lock(f"lockfileVersion: {version}\npackages:\n{body}".encode(), "/p")
+    )
 
 
 @pytest.mark.parametrize(
@@ -238,7 +225,7 @@ def test_env_lockfile_document_before_the_project_document() -> None:
         "---\n" + (DATA / "v9/pnpm-lock.yaml").read_text()
     )
     res = parse_pnpm_lock(text.encode(), "/p")
-    assert sorted((p.name, p.version) for p in res.packages) == APP
+    assert sorted((p.name, p.version) for p in res.packages) == NPM_APP
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from shoal.catalog.base import FileEntry, LayerFile
 from shoal.catalog.python import PythonCataloger, parse_egg, parse_python_metadata
 from shoal.model import PackageType
+from tests.unit.catalog.helpers import assert_one_line_reasons
 
 DATA = Path(__file__).parent / "testdata" / "python"
 SITE = "/usr/local/lib/python3.11/site-packages"
@@ -223,8 +224,7 @@ def test_latin1_metadata_still_parses() -> None:
 def test_fuzz_metadata_never_raises(text: str) -> None:
     res = parse_python_metadata(text, "/m")
     assert len(res.packages) + len(res.unknowns) == 1
-    for u in res.unknowns:
-        assert "\n" not in u.reason
+    assert_one_line_reasons(res)
 
 
 @settings(max_examples=200, deadline=None)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shoal.catalog.base import FileEntry, LayerFile
 from shoal.catalog.ruby import NotLiteral, RubyCataloger, parse_gemspec, parse_ruby_literal
 from shoal.model import PackageType
+from tests.unit.catalog.helpers import assert_one_line_reasons
 
 DATA = Path(__file__).parent / "testdata" / "ruby"
 RACK = "/usr/share/rubygems-integration/all/specifications/rack-2.2.22.gemspec"
@@ -169,5 +170,4 @@ def test_fuzz_gemspec_never_raises(lines: list[tuple[str, str]]) -> None:
     text = "".join(f"  s.{f} = {v}\n" for f, v in lines)
     res = parse_gemspec(text, "/s")
     assert len(res.packages) + len(res.unknowns) == 1
-    for u in res.unknowns:
-        assert "\n" not in u.reason
+    assert_one_line_reasons(res)

@@ -22,6 +22,7 @@ from shoal.catalog.rustbinary import (
     parse_rust_binary,
 )
 from shoal.model import PackageType
+from tests.unit.catalog.helpers import json_values
 
 DATA = Path(__file__).parent / "testdata" / "rustbinary"
 GODATA = Path(__file__).parent / "testdata" / "gobinary"
@@ -201,13 +202,7 @@ def test_zlib_bomb_is_refused_without_inflating_it_all() -> None:
     assert u.reason == f".dep-v0: audit data inflates past {MAX_JSON} bytes"
 
 
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda kids: (
-        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-    ),
-    max_leaves=20,
-)
+_json = json_values(text_size=8, list_size=4, dict_size=4, max_leaves=20)
 
 
 @settings(max_examples=300, deadline=None)
