@@ -130,9 +130,7 @@ def evaluate(aff: AffectedPackage, version: str) -> Verdict:
             continue
         evaluable += 1
         try:
-            result = ranges.affected(
-                aff.ecosystem, version, _events(r.events), range_type=r.type
-            )
+            result = ranges.affected(aff.ecosystem, version, _events(r.events), range_type=r.type)
         except ValueError as e:
             undecided = undecided or f"range {describe_events(r.events)!r}: {e}"
             continue

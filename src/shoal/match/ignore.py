@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from shoal.errors import ShoalError
-from shoal.model.finding import Finding
+from shoal.model.finding import Finding, package_ref
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_RULES = 100_000
@@ -62,7 +62,7 @@ class IgnoreRule:
             return False
         if self.package is None:
             return True
-        purl = f.package.purl
+        purl = package_ref(f.package)
         return self.package == purl or self.package == _base_purl(purl)
 
 
@@ -137,10 +137,9 @@ def parse_ignore_yaml(text: str, name: str = "<ignore>") -> list[IgnoreRule]:
     if len(items) > MAX_RULES:
         raise IgnoreFileError(f"{name}: more than {MAX_RULES} rules")
     rules = []
-    for i, item in enumerate(items):
+    for i, raw in enumerate(items):
         where = f"{name}: ignore[{i}]"
-        if isinstance(item, str):
-            item = {"id": item}
+        item = {"id": raw} if isinstance(raw, str) else raw
         if not isinstance(item, dict):
             raise IgnoreFileError(f"{where}: expected a mapping or an id")
         unknown = set(item) - {"id", "package", "expires", "reason"}

@@ -78,6 +78,15 @@ class SeverityProvenance:
     kev: Kev | None = None
 
 
+def package_ref(pkg: Package) -> str:
+    """The package's purl; for the rare package the purl library refuses (an empty
+    name), a stand-in that is still unique and stable: ``type:name@version``."""
+    try:
+        return pkg.purl
+    except (ValueError, TypeError, KeyError):
+        return f"{pkg.type.value}:{pkg.name}@{pkg.version}"
+
+
 def finding_id(purl: str, vulnerability: str) -> str:
     """Stable id of a finding: the first 16 hex digits (64 bits) of sha256 over the
     package purl, a newline and the vulnerability id. Stable across scans and DB

@@ -13,7 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from shoal.match.engine import RawMatch
 from shoal.model.advisory import Advisory, CveEnrichment, FixState, Rating, Severity
-from shoal.model.finding import Epss, Finding, Kev, SeverityProvenance, finding_id
+from shoal.model.finding import (
+    Epss,
+    Finding,
+    Kev,
+    SeverityProvenance,
+    finding_id,
+    package_ref,
+)
 from shoal.model.package import Package
 from shoal.versions import scheme_for
 
@@ -82,7 +89,9 @@ def build_findings(
             if adv not in g.advisories:
                 g.advisories.append(adv)
     findings = [_finding(g, enrichment) for g in _unique(groups.values())]
-    findings.sort(key=lambda f: (f.package.type.value, f.package.name, f.package.version, f.vulnerability))
+    findings.sort(
+        key=lambda f: (f.package.type.value, f.package.name, f.package.version, f.vulnerability)
+    )
     return findings
 
 
@@ -101,7 +110,9 @@ def _finding(g: _Group, enrichment: Mapping[str, CveEnrichment]) -> Finding:
     fix_state, fixed = _fix(g.matches)
     advs = sorted(g.advisories, key=_advisory_rank)
     summary = next((a.summary for a in advs if a.summary), "")
-    description = next((a.details for a in advs if a.details), "") or (enr.description if enr else "")
+    description = next((a.details for a in advs if a.details), "") or (
+        enr.description if enr else ""
+    )
     refs: list[str] = []
     for a in advs:
         refs += [r for r in a.references if r not in refs]
@@ -111,9 +122,11 @@ def _finding(g: _Group, enrichment: Mapping[str, CveEnrichment]) -> Finding:
         (a.published for a in advs if a.published), default=None
     )
     cwes = sorted({*(c for a in advs for c in a.cwes), *(enr.cwes if enr else ())})
-    matched_by = tuple(sorted({m.detail for m in g.matches}, key=lambda d: (d.source, d.advisory_id)))
+    matched_by = tuple(
+        sorted({m.detail for m in g.matches}, key=lambda d: (d.source, d.advisory_id))
+    )
     return Finding(
-        id=finding_id(g.package.purl, g.vuln),
+        id=finding_id(package_ref(g.package), g.vuln),
         vulnerability=g.vuln,
         ids=tuple(sorted(g.ids)),
         package=g.package,
@@ -196,11 +209,8 @@ def provenance(
     for group in candidates:
         known = [s for s in group if _rating(s) is not Rating.UNKNOWN]
         if known:
-            if group is distro:
-                # several distro statements (DSA and tracker): the most severe counts
-                best = max(known, key=lambda s: _rating(s).rank)
-            else:
-                best = known[0]
+            # several distro statements (DSA and tracker): the most severe counts
+            best = max(known, key=lambda s: _rating(s).rank) if group is distro else known[0]
             effective, source = _rating(best), best.source
             break
 

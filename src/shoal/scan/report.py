@@ -92,9 +92,9 @@ def apply_filters(
         rule = next((r for r in active if r.matches(f)), None)
         if rule is not None:
             ignored.append(IgnoredFinding(f, rule))
-        elif options.severities is not None and f.rating not in options.severities:
-            filtered += 1
-        elif options.ignore_unfixed and f.fix_state is not FixState.FIXED:
+        elif (options.severities is not None and f.rating not in options.severities) or (
+            options.ignore_unfixed and f.fix_state is not FixState.FIXED
+        ):
             filtered += 1
         else:
             kept.append(f)

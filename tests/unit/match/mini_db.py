@@ -95,13 +95,15 @@ def parse_secdb(text: str) -> Iterator[Advisory]:
     for p in doc["packages"]:
         name = p["pkg"]["name"]
         for fixed, cves in (p["pkg"].get("secfixes") or {}).items():
-            for cve in cves or ():
-                cve = cve.split()[0]
+            for text in cves or ():
+                cve = text.split()[0]
                 aff = AffectedPackage(
                     ecosystem="Alpine",
                     name=name,
                     release=release,
-                    ranges=(AffectedRange("ECOSYSTEM", (("introduced", "0"), ("fixed", str(fixed)))),),
+                    ranges=(
+                        AffectedRange("ECOSYSTEM", (("introduced", "0"), ("fixed", str(fixed)))),
+                    ),
                     fix_state=FixState.FIXED,
                 )
                 yield Advisory(id=cve, source="alpine/secdb", affected=(aff,))
@@ -129,7 +131,11 @@ def parse_dsa_list(text: str) -> Iterator[Advisory]:
                             ecosystem="Debian",
                             name=m["pkg"],
                             release=DEBIAN_RELEASES[m["rel"]],
-                            ranges=(AffectedRange("ECOSYSTEM", (("introduced", "0"), ("fixed", m["ver"]))),),
+                            ranges=(
+                                AffectedRange(
+                                    "ECOSYSTEM", (("introduced", "0"), ("fixed", m["ver"]))
+                                ),
+                            ),
                             fix_state=FixState.FIXED,
                         )
                     )
@@ -166,7 +172,10 @@ def mini_db(names: Iterable[str], enrichment: Iterable[CveEnrichment] = ()) -> M
 
 def all_osv(feed: str) -> list[Advisory]:
     source = "osv/PyPI" if feed == "osv-pypi" else "osv/Go"
-    return [parse_osv(json.loads(p.read_text()), source) for p in sorted((TESTDATA / feed).glob("*.json"))]
+    return [
+        parse_osv(json.loads(p.read_text()), source)
+        for p in sorted((TESTDATA / feed).glob("*.json"))
+    ]
 
 
 def advisories(names: Iterable[str]) -> list[Advisory]:

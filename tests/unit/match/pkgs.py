@@ -28,7 +28,9 @@ def deb(
     )
 
 
-def apk(name: str, version: str, origin: str | None = None, distro: Distro = ALPINE_3_11) -> Package:
+def apk(
+    name: str, version: str, origin: str | None = None, distro: Distro = ALPINE_3_11
+) -> Package:
     return Package(
         name=name,
         version=version,

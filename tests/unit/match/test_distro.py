@@ -112,7 +112,9 @@ def test_debian_without_version_id_uses_the_codename_when_entries_carry_it() -> 
 
 
 def test_unknown_release_is_reported() -> None:
-    res = MatchEngine(mini_db(OPENSSL_DSAS)).match([deb("openssl", "1.0", distro=Distro(id="debian"))])
+    res = MatchEngine(mini_db(OPENSSL_DSAS)).match(
+        [deb("openssl", "1.0", distro=Distro(id="debian"))]
+    )
     assert res.matches == ()
     assert "release of 'debian' unknown" in res.unknowns[0].reason
 

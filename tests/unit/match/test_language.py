@@ -7,9 +7,9 @@ import pytest
 from shoal.match.engine import MatchEngine
 from shoal.match.language import LanguageMatcher, advisory_name, advisory_version
 from shoal.model.package import PackageType
+from shoal.vulndb.protocol import MemoryVulnSource
 from tests.unit.match.mini_db import advisories, all_osv, mini_db
 from tests.unit.match.pkgs import BULLSEYE, deb, go, lang, py
-from shoal.vulndb.protocol import MemoryVulnSource
 
 PYPI = ["osv-pypi/" + n for n in (
     "PYSEC-2021-98", "PYSEC-2022-190", "PYSEC-2021-142", "PYSEC-2021-108",
