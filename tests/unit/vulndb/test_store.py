@@ -87,7 +87,7 @@ def test_every_go_advisory_round_trips_exactly(osv_db: tuple[Path, UpdateReport]
 
 
 def test_affected_many_equals_single_lookups(osv_db: tuple[Path, UpdateReport]) -> None:
-    keys = sorted(osv_db[1].changed_keys)[:900] + [("PyPI", "no-such-package")]
+    keys = [*sorted(osv_db[1].changed_keys)[:900], ("PyPI", "no-such-package")]
     with VulnDB.open(osv_db[0]) as one, VulnDB.open(osv_db[0]) as many:
         batch = many.affected_many(keys)
         assert set(batch) == {(e.lower(), n) for e, n in keys}
@@ -152,9 +152,7 @@ def test_schema_version_mismatch_is_refused_with_advice(
     )
 
 
-def test_a_tampered_row_is_a_clean_error(
-    osv_db: tuple[Path, UpdateReport], tmp_path: Path
-) -> None:
+def test_a_tampered_row_is_a_clean_error(osv_db: tuple[Path, UpdateReport], tmp_path: Path) -> None:
     copy = tmp_path / "vuln.db"
     copy.write_bytes(osv_db[0].read_bytes())
     conn = sqlite3.connect(copy)
