@@ -1,5 +1,6 @@
 """What several catalogers share: bounded problem lists and bounded document loading.
 
+* `UniquePackages`: the packages of one file, one per name and version.
 * `Problems` and `LineProblems`: the problems met in one file, which become `Unknown`s; past
   a cap they are only counted and summarised in one line, so a hostile file with a problem
   in every entry costs no more memory, and no longer a result, than a clean one.
@@ -14,13 +15,13 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from shoal.model import Unknown
+from shoal.model import Location, Package, PackageType, Unknown
 
 # libyaml's parser when PyYAML has it. Documents are built from its events, whose scalars
 # are the raw text: `version: 1.10` stays "1.10", never the float 1.1.
@@ -32,6 +33,48 @@ _NO_KEY = object()  # marks a mapping waiting for its next key
 def one_line(e: BaseException) -> str:
     """An exception's message on one line, at most 200 characters (its type if empty)."""
     return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+# ---- packages ------------------------------------------------------------------------------
+
+
+class UniquePackages:
+    """The packages found in one file, in order of first appearance and one per (name,
+    version): a later entry with the same name and version is dropped, not merged."""
+
+    __slots__ = ("cataloger", "found", "path", "type")
+
+    def __init__(self, cataloger: str, type: PackageType, path: str) -> None:
+        self.cataloger = cataloger
+        self.type = type
+        self.path = path
+        self.found: dict[tuple[str, str], Package] = {}
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self.found
+
+    def add(
+        self,
+        name: str,
+        version: str,
+        *,
+        metadata: Iterable[tuple[str, str]] = (),
+        licenses: tuple[str, ...] = (),
+    ) -> None:
+        if (name, version) in self.found:
+            return
+        self.found[(name, version)] = Package(
+            name=name,
+            version=version,
+            type=self.type,
+            cataloger=self.cataloger,
+            locations=(Location(path=self.path),),
+            licenses=licenses,
+            metadata=tuple(metadata),
+        )
+
+    def packages(self) -> tuple[Package, ...]:
+        return tuple(self.found.values())
 
 
 # ---- problems ------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoal.catalog._support import Problems, decode_utf8, load_toml
+from shoal.catalog._support import Problems, UniquePackages, decode_utf8, load_toml
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType
+from shoal.model import CatalogResult, PackageType
 
 NAME = "rust/cargo-lock"
 
@@ -57,7 +57,7 @@ def parse_cargo_lock(text: str, path: str) -> CatalogResult:
         tables = [root, *tables]
     legacy_checksums = _legacy_checksums(doc.get("metadata"))
 
-    found: dict[tuple[str, str], Package] = {}
+    found = UniquePackages(NAME, PackageType.RUST, path)
     problems = Problems(NAME, _MAX_UNKNOWNS)
     for i, table in enumerate(tables):
         if not isinstance(table, dict):
@@ -70,18 +70,9 @@ def parse_cargo_lock(text: str, path: str) -> CatalogResult:
         if not isinstance(version, str) or not version or any(c.isspace() for c in version):
             problems.append(f"package[{i}] ({name}): invalid version {str(version)[:100]!r}")
             continue
-        if (name, version) in found:
-            continue
-        found[(name, version)] = Package(
-            name=name,
-            version=version,
-            type=PackageType.RUST,
-            cataloger=NAME,
-            locations=(Location(path=path),),
-            metadata=_metadata(table, name, version, legacy_checksums),
-        )
+        found.add(name, version, metadata=_metadata(table, name, version, legacy_checksums))
 
-    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
+    return CatalogResult(packages=found.packages(), unknowns=problems.unknowns(path))
 
 
 def _metadata(

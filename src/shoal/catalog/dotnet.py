@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoal.catalog._support import Problems, load_json
+from shoal.catalog._support import Problems, UniquePackages, load_json
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType
+from shoal.model import CatalogResult, PackageType
 
 NAME = "dotnet/deps-json"
 
@@ -50,7 +50,7 @@ def parse_deps_json(data: bytes, path: str) -> CatalogResult:
     if not isinstance(libraries, dict):
         return CatalogResult.failed(path, NAME, "'libraries' is missing or not an object")
 
-    found: dict[tuple[str, str], Package] = {}
+    found = UniquePackages(NAME, PackageType.DOTNET, path)
     problems = Problems(NAME, _MAX_UNKNOWNS)
     for key, lib in libraries.items():
         label = key[:100]
@@ -64,18 +64,9 @@ def parse_deps_json(data: bytes, path: str) -> CatalogResult:
         if not slash or not name or not version or any(c.isspace() for c in key):
             problems.append(f"libraries[{label!r}]: key is not 'Name/Version'")
             continue
-        if (name, version) in found:
-            continue
-        found[(name, version)] = Package(
-            name=name,
-            version=version,
-            type=PackageType.DOTNET,
-            cataloger=NAME,
-            locations=(Location(path=path),),
-            metadata=_metadata(lib),
-        )
+        found.add(name, version, metadata=_metadata(lib))
 
-    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
+    return CatalogResult(packages=found.packages(), unknowns=problems.unknowns(path))
 
 
 def _metadata(lib: dict[str, Any]) -> tuple[tuple[str, str], ...]:

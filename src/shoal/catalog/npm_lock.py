@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from shoal.catalog._support import Problems, load_json
+from shoal.catalog._support import Problems, UniquePackages, load_json
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType
+from shoal.model import CatalogResult, PackageType
 
 NAME = "npm/package-lock"
 
@@ -49,7 +49,7 @@ class _Collector:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.packages: dict[tuple[str, str], Package] = {}
+        self.packages = UniquePackages(NAME, PackageType.NPM, path)
         self.problems = Problems(NAME, _MAX_UNKNOWNS)
 
     def add(self, name: str, version: str, entry: dict[str, Any]) -> None:
@@ -63,22 +63,14 @@ class _Collector:
             value = entry.get(key)
             if isinstance(value, str) and value:
                 meta.append((key, value))
-        self.packages[(name, version)] = Package(
-            name=name,
-            version=version,
-            type=PackageType.NPM,
-            cataloger=NAME,
-            locations=(Location(path=self.path),),
-            licenses=_licenses(entry.get("license")),
-            metadata=tuple(meta),
-        )
+        self.packages.add(name, version, metadata=meta, licenses=_licenses(entry.get("license")))
 
     def problem(self, reason: str) -> None:
         self.problems.append(reason)
 
     def result(self) -> CatalogResult:
         return CatalogResult(
-            packages=tuple(self.packages.values()),
+            packages=self.packages.packages(),
             unknowns=self.problems.unknowns(self.path),
         )
 

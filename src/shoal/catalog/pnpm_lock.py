@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoal.catalog._support import Problems, yaml_documents
+from shoal.catalog._support import Problems, UniquePackages, yaml_documents
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.model import CatalogResult, Location, Package, PackageType
+from shoal.model import CatalogResult, PackageType
 
 NAME = "npm/pnpm-lock"
 
@@ -67,7 +67,7 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
 
     # format 9 dropped the per-package `dev` flag; the importers and snapshots still say it
     dev_only = _dev_only_v9(doc) if int(major) >= 9 else set()
-    found: dict[tuple[str, str], Package] = {}
+    found = UniquePackages(NAME, PackageType.NPM, path)
     problems = Problems(NAME, _MAX_UNKNOWNS)
     for key, entry in packages.items():
         label = str(key)[:100]
@@ -85,18 +85,9 @@ def parse_pnpm_lock(data: bytes, path: str) -> CatalogResult:
         if not name or not version or any(c.isspace() for c in name + version):
             problems.append(f"packages[{label!r}]: cannot read a name and version")
             continue
-        if (name, version) in found:
-            continue
-        found[(name, version)] = Package(
-            name=name,
-            version=version,
-            type=PackageType.NPM,
-            cataloger=NAME,
-            locations=(Location(path=path),),
-            metadata=_metadata(entry, dev=(name, version) in dev_only),
-        )
+        found.add(name, version, metadata=_metadata(entry, dev=(name, version) in dev_only))
 
-    return CatalogResult(packages=tuple(found.values()), unknowns=problems.unknowns(path))
+    return CatalogResult(packages=found.packages(), unknowns=problems.unknowns(path))
 
 
 def _from_key(key: str, slash_keys: bool) -> tuple[str, str]:
