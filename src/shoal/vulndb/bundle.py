@@ -25,7 +25,7 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import zstandard
 
@@ -222,8 +222,7 @@ def import_bundle(
     tmp = db_path.with_name(db_path.name + ".import.tmp")
     with UpdateLock(db_path):
         try:
-            with bundle.open("rb") as raw:
-                manifest = _read_stream(bundle, raw, tmp, max_db_bytes)
+            manifest = _read_stream(bundle, tmp, max_db_bytes)
             _verify_db(bundle, tmp, manifest)
             replace_atomically(tmp, db_path)
         finally:
@@ -240,10 +239,14 @@ def import_bundle(
     )
 
 
-def _read_stream(bundle: Path, raw: IO[bytes], tmp: Path, max_db_bytes: int) -> dict[str, Any]:
+def _read_stream(bundle: Path, tmp: Path, max_db_bytes: int) -> dict[str, Any]:
     try:
         dctx = zstandard.ZstdDecompressor()
-        with dctx.stream_reader(raw) as zr, tarfile.open(fileobj=zr, mode="r|") as tar:
+        with (
+            bundle.open("rb") as raw,
+            dctx.stream_reader(raw) as zr,
+            tarfile.open(fileobj=zr, mode="r|") as tar,
+        ):
             manifest = _read_manifest(bundle, tar)
             _extract_db(bundle, tar, manifest["members"][DB_MEMBER], tmp, max_db_bytes)
             return manifest
