@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from shoal.catalog.base import FileEntry
 from shoal.errors import CatalogError
 
 ELF_MAGIC = b"\x7fELF"
@@ -35,6 +36,8 @@ _CLASS_32 = 1
 _CLASS_64 = 2
 _DATA_LSB = 1
 _DATA_MSB = 2
+
+_BIN_DIRS = ("/bin/", "/sbin/", "/libexec/")
 
 SHT_NOBITS = 8
 PT_LOAD = 1
@@ -151,6 +154,16 @@ def is_elf(head: bytes) -> bool:
 def is_executable(head: bytes) -> bool:
     """ELF, PE (an MZ stub) or thin Mach-O, by the first four bytes."""
     return head[:4] == ELF_MAGIC or head[:2] == PE_MAGIC or head[:4] in MACHO_MAGICS
+
+
+def may_be_program(entry: FileEntry) -> bool:
+    """The cheap `wants` test of catalogers of compiled programs: more than 1 KiB, and
+    executable, named `.exe` or in a bin directory (images built with `COPY --chmod=644`,
+    or unpacked without modes, still keep their programs there)."""
+    if entry.size <= 1024:
+        return False
+    p = entry.path
+    return entry.executable or p.endswith(".exe") or any(d in p for d in _BIN_DIRS)
 
 
 def parse_executable(data: bytes) -> Executable | None:

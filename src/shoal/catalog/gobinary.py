@@ -30,6 +30,7 @@ from shoal.catalog.elf import (
     Executable,
     ExecutableError,
     is_executable,
+    may_be_program,
     parse_executable,
 )
 from shoal.errors import CatalogError
@@ -51,7 +52,6 @@ _FAT_MACHO = b"\xca\xfe\xba\xbe"
 # Where the linker puts the header: its own section on ELF and Mach-O; on PE, the start
 # of .data (found by the scan below).
 _SECTIONS = (".go.buildinfo", "__go_buildinfo")
-_BIN_DIRS = ("/bin/", "/sbin/", "/libexec/")
 
 
 class GoBuildInfoError(CatalogError):
@@ -89,12 +89,7 @@ class GoBinaryCataloger(Cataloger):
     head_size = 4
 
     def wants(self, entry: FileEntry) -> bool:
-        # Go binaries are executables; images built with `COPY --chmod=644` or unpacked
-        # without modes still keep them in a bin directory.
-        if entry.size <= 1024:
-            return False
-        p = entry.path
-        return entry.executable or p.endswith(".exe") or any(d in p for d in _BIN_DIRS)
+        return may_be_program(entry)
 
     def accepts(self, head: bytes) -> bool:
         # Fat (universal) Mach-O too: it is not parsed, but the magic scan finds inline

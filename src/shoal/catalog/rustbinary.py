@@ -20,7 +20,7 @@ import zlib
 from typing import Any
 
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
-from shoal.catalog.elf import ExecutableError, is_executable, parse_executable
+from shoal.catalog.elf import ExecutableError, is_executable, may_be_program, parse_executable
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
 
 NAME = "rust/cargo-auditable"
@@ -28,7 +28,6 @@ SECTION = ".dep-v0"
 MAX_JSON = 8 * 1024 * 1024
 # A real tree has hundreds of crates; this only stops a forged list from costing much.
 MAX_PACKAGES = 100_000
-_BIN_DIRS = ("/bin/", "/sbin/", "/libexec/")
 
 
 class RustBinaryCataloger(Cataloger):
@@ -37,10 +36,7 @@ class RustBinaryCataloger(Cataloger):
     head_size = 4
 
     def wants(self, entry: FileEntry) -> bool:
-        if entry.size <= 1024:
-            return False
-        p = entry.path
-        return entry.executable or p.endswith(".exe") or any(d in p for d in _BIN_DIRS)
+        return may_be_program(entry)
 
     def accepts(self, head: bytes) -> bool:
         return is_executable(head)
