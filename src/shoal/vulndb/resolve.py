@@ -128,44 +128,57 @@ def bundled_root() -> Path:
     return Path(str(resources.files("shoal"))) / "data" / "feeds"
 
 
+def _find(parent: Path, leaf: str) -> list[Path]:
+    """Entries of `parent` named `leaf`, `leaf.*` or `leaf-*`, ignoring case."""
+    if not parent.is_dir():
+        return []
+    low = leaf.lower()
+    return sorted(
+        p
+        for p in parent.iterdir()
+        if not p.name.endswith(".md")
+        and (p.name.lower() == low or p.name.lower().startswith((f"{low}.", f"{low}-")))
+    )
+
+
 def bundled_path(feed_name: str, root: Path | None = None) -> Path | None:
     """The bundled input of `feed_name`, or None when shoal ships none for it.
 
-    The bundled tree holds one entry per feed named after it (`osv/PyPI.zip`,
-    `alpine/secdb/`), or with "/" as "-" (`alpine-secdb/`).
+    The bundled tree holds one entry per feed named after it, with "/" as a directory
+    or as "-", ignoring case and allowing a suffix: `osv/PyPI-all.zip` for "osv/PyPI",
+    `alpine-secdb/` for "alpine/secdb", `debian/DSA/` for "debian/dsa".
     """
     root = root or bundled_root()
-    if not root.is_dir():
-        return None
-    for name in (feed_name, feed_name.replace("/", "-")):
-        direct = root / name
-        if direct.exists():
-            return direct
-        parent, leaf = direct.parent, direct.name
-        if parent.is_dir():
-            for pattern in (f"{leaf}.*", f"{leaf}-*"):
-                found = sorted(p for p in parent.glob(pattern) if not p.name.endswith(".md"))
-                if found:
-                    return found[0]
+    for parts in (feed_name.split("/"), [feed_name.replace("/", "-")]):
+        here = [root]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            here = [
+                p
+                for d in here
+                for p in (_find(d, part) if last else [x for x in _find(d, part) if x.is_dir()])
+            ]
+        if here:
+            return here[0]
     return None
 
 
+_README_ROW = re.compile(
+    r"^\|\s*`[^`]+`\s*\|\s*`(?P<feed>[^`]+)`\s*\|[^|]*\|\s*(?P<date>\d{4}-\d{2}-\d{2})\s*\|",
+    re.MULTILINE,
+)
+
+
 def snapshot_date(root: Path, feed_name: str) -> str | None:
-    """The snapshot date the bundled data's MANIFEST.json gives for a feed, if any."""
-    manifest = root / "MANIFEST.json"
+    """The snapshot date of a bundled feed, from the table in the bundled README.md
+    (| file | feed | upstream | snapshot | ...), if it gives one."""
     try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
+        text = (root / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
-    entries = data.get("feeds", data) if isinstance(data, dict) else data
-    if isinstance(entries, dict):
-        entry = entries.get(feed_name)
-        if isinstance(entry, dict) and isinstance(entry.get("snapshot"), str):
-            return str(entry["snapshot"])
-    if isinstance(entries, list):
-        for e in entries:
-            if isinstance(e, dict) and e.get("feed") == feed_name and "snapshot" in e:
-                return str(e["snapshot"])
+    for m in _README_ROW.finditer(text):
+        if m.group("feed") == feed_name:
+            return m.group("date")
     return None
 
 

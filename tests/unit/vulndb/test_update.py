@@ -199,7 +199,10 @@ def test_bundled_resolver_names_the_snapshot(tmp_path: Path) -> None:
     root = tmp_path / "bundled"
     (root / "osv").mkdir(parents=True)
     (root / "osv" / "PyPI-all.zip").symlink_to(osv_zip("PyPI"))
-    (root / "MANIFEST.json").write_text(json.dumps({"osv/PyPI": {"snapshot": "2024-10-10"}}))
+    (root / "README.md").write_text(
+        "| file | feed | upstream | snapshot | records |\n|---|---|---|---|---|\n"
+        "| `osv/PyPI-all.zip` | `osv/PyPI` | PyPA advisory database | 2024-10-10 | 2,661 |\n"
+    )
     db = tmp_path / "vuln.db"
     report = update(db, [OsvPyPIFeed(), OsvGoFeed()], resolver=resolve.bundled(root))
     pypi, go = report.sources
@@ -328,3 +331,22 @@ def test_enrichment_sources_own_their_columns(tmp_path: Path) -> None:
     assert got["CVE-2021-3281"].epss_score is None
     assert got["CVE-2021-3281"].nvd_severities == _NVD.nvd_severities
     assert got["CVE-2021-44228"].kev and got["CVE-2021-44228"].epss_score == 0.9
+
+
+def test_bundled_data_is_found_for_every_bundled_feed() -> None:
+    """The layout shoal ships (shoal/data/feeds): osv/<Eco>-all.zip, alpine-secdb/,
+    debian/DSA/ and debian/DLA/."""
+    root = resolve.bundled_root()
+    found = {
+        name: resolve.bundled_path(name)
+        for name in ("osv/PyPI", "osv/Go", "alpine/secdb", "debian/dsa", "debian/dla")
+    }
+    assert {k: v.relative_to(root).as_posix() for k, v in found.items() if v} == {
+        "osv/PyPI": "osv/PyPI-all.zip",
+        "osv/Go": "osv/Go-all.zip",
+        "alpine/secdb": "alpine-secdb",
+        "debian/dsa": "debian/DSA",
+        "debian/dla": "debian/DLA",
+    }
+    assert resolve.bundled_path("nvd") is None
+    assert resolve.snapshot_date(root, "osv/PyPI") == "2024-10-10"
