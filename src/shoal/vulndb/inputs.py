@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from shoal.vulndb.errors import VulnDbError
@@ -46,13 +45,46 @@ def input_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _find(parent: Path, leaf: str) -> list[Path]:
+    """Entries of `parent` named `leaf`, `leaf.*` or `leaf-*`, ignoring case."""
+    if not parent.is_dir():
+        return []
+    low = leaf.lower()
+    return sorted(
+        p
+        for p in parent.iterdir()
+        if not p.name.endswith(".md")
+        and (p.name.lower() == low or p.name.lower().startswith((f"{low}.", f"{low}-")))
+    )
+
+
+def find_entry(root: Path, feed_name: str) -> Path | None:
+    """The entry for feed `feed_name` in a tree holding one entry per feed, or None.
+
+    Entries are named after the feed, with "/" as a directory or as "-", ignoring case
+    and allowing a suffix: `osv/PyPI-all.zip` for "osv/PyPI", `alpine-secdb/` for
+    "alpine/secdb", `debian/DSA/` for "debian/dsa". Shoal's bundled data uses this
+    layout, and so can a `--from` directory.
+    """
+    for parts in (feed_name.split("/"), [feed_name.replace("/", "-")]):
+        here = [root]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            here = [
+                p
+                for d in here
+                for p in (_find(d, part) if last else [x for x in _find(d, part) if x.is_dir()])
+            ]
+        if here:
+            return here[0]
+    return None
+
+
 def locate(root: Path, feed_name: str, n_feeds: int) -> Path:
     """The input of feed `feed_name` under a `--from` path.
 
     With one feed, `root` is its input (a file or directory, whatever the feed reads).
-    With several, `root` is a directory holding one entry per feed, named after the
-    feed (`osv/PyPI`, `osv/PyPI.zip`, `alpine/secdb/`, ...), the layout `shoal db
-    export` users and the bundled data share.
+    With several, `root` is a directory holding one entry per feed (`find_entry`).
     """
     if not root.exists():
         raise VulnDbError(f"--from {str(root)!r} does not exist")
@@ -63,11 +95,7 @@ def locate(root: Path, feed_name: str, n_feeds: int) -> Path:
             f"--from {str(root)!r} is a file but {n_feeds} sources were asked for; "
             "give one --source, or a directory with one entry per source"
         )
-    direct = root / feed_name
-    if direct.exists():
-        return direct
-    leaf = Path(feed_name).name
-    candidates: Sequence[Path] = sorted((root / feed_name).parent.glob(f"{leaf}.*"))
-    if candidates:
-        return candidates[0]
-    raise VulnDbError(f"--from {str(root)!r} has no input for source {feed_name!r}")
+    found = find_entry(root, feed_name)
+    if found is None:
+        raise VulnDbError(f"--from {str(root)!r} has no input for source {feed_name!r}")
+    return found

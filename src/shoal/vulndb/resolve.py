@@ -128,39 +128,10 @@ def bundled_root() -> Path:
     return Path(str(resources.files("shoal"))) / "data" / "feeds"
 
 
-def _find(parent: Path, leaf: str) -> list[Path]:
-    """Entries of `parent` named `leaf`, `leaf.*` or `leaf-*`, ignoring case."""
-    if not parent.is_dir():
-        return []
-    low = leaf.lower()
-    return sorted(
-        p
-        for p in parent.iterdir()
-        if not p.name.endswith(".md")
-        and (p.name.lower() == low or p.name.lower().startswith((f"{low}.", f"{low}-")))
-    )
-
-
 def bundled_path(feed_name: str, root: Path | None = None) -> Path | None:
-    """The bundled input of `feed_name`, or None when shoal ships none for it.
-
-    The bundled tree holds one entry per feed named after it, with "/" as a directory
-    or as "-", ignoring case and allowing a suffix: `osv/PyPI-all.zip` for "osv/PyPI",
-    `alpine-secdb/` for "alpine/secdb", `debian/DSA/` for "debian/dsa".
-    """
-    root = root or bundled_root()
-    for parts in (feed_name.split("/"), [feed_name.replace("/", "-")]):
-        here = [root]
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            here = [
-                p
-                for d in here
-                for p in (_find(d, part) if last else [x for x in _find(d, part) if x.is_dir()])
-            ]
-        if here:
-            return here[0]
-    return None
+    """The bundled input of `feed_name`, or None when shoal ships none for it (layout:
+    see `inputs.find_entry`)."""
+    return inputs.find_entry(root or bundled_root(), feed_name)
 
 
 _README_ROW = re.compile(
