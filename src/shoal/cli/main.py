@@ -129,3 +129,8 @@ def _write(sboms: list[Sbom], formatter: Formatter, output: Path | None) -> None
         with tmp.open("wb") as f:
             formatter.write(s, f)
         tmp.replace(path)  # never leave a half-written SBOM behind
+
+
+from shoal.cli.scan import scan as _scan  # noqa: E402  (after `app` exists; scan imports no CLI state)
+
+app.command(name="scan")(_scan)
