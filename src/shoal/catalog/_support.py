@@ -7,6 +7,7 @@
 * `load_json`, `load_toml` and `yaml_documents`: a document, or one line saying why it
   cannot be read; never an exception, whatever the nesting or the size of a number.
 * `decode_utf8` and `split_lines`: text from bytes, and its lines, for large files.
+* `ZIP_CORRUPT` and `ZIP_UNSUPPORTED`: what `zipfile` raises on archives it cannot read.
 
 Catalogers import this module and `base`; it imports none of them.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import tomllib
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +31,20 @@ from shoal.model import Location, Package, PackageType, Unknown
 _YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 MAX_YAML_DEPTH = 64
 _NO_KEY = object()  # marks a mapping waiting for its next key
+
+# What `zipfile` raises on a corrupt or truncated archive. ValueError: it seeks to a negative
+# offset when a header field is corrupt.
+ZIP_CORRUPT: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+)
+# ... and on a well-formed one it cannot read: compression methods Python lacks (deflate64,
+# ...) and encrypted entries.
+ZIP_UNSUPPORTED: tuple[type[Exception], ...] = (NotImplementedError, RuntimeError)
 
 
 def one_line(e: BaseException) -> str:

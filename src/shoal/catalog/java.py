@@ -24,11 +24,10 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from typing import IO
 
-from shoal.catalog._support import one_line
+from shoal.catalog._support import ZIP_CORRUPT, ZIP_UNSUPPORTED, one_line
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.config import Limits
 from shoal.model import CatalogResult, Location, Package, PackageType, Unknown
@@ -43,17 +42,7 @@ MAX_MANIFEST_HEAD = 4 * 1024 * 1024  # main section only; signed jars append MiB
 MAX_CENTRAL_DIRECTORY = 32 * 1024 * 1024
 _DEFAULT_LIMITS = Limits.model_validate({})
 
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    ValueError,
-    NotImplementedError,  # compression methods Python lacks (deflate64, ...)
-    RuntimeError,  # encrypted entries
-    struct.error,
-)
+_ZIP_ERRORS: tuple[type[Exception], ...] = (*ZIP_CORRUPT, *ZIP_UNSUPPORTED, struct.error)
 
 
 class JavaCataloger(Cataloger):

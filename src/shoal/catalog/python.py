@@ -15,9 +15,8 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
-import zlib
 
-from shoal.catalog._support import one_line
+from shoal.catalog._support import ZIP_CORRUPT, ZIP_UNSUPPORTED, one_line
 from shoal.catalog.base import Cataloger, FileEntry, LayerFile
 from shoal.config import Limits
 from shoal.model import CatalogResult, Location, Package, PackageType
@@ -108,17 +107,9 @@ def parse_egg(data: bytes, path: str) -> CatalogResult:
             with zf.open(info) as member:
                 # read one byte past the bound: the header's size may lie
                 raw = member.read(_MAX_PKG_INFO + 1)
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        zlib.error,
-        EOFError,
-        OSError,
-        ValueError,
-    ) as e:
-        # ValueError: zipfile seeks to a negative offset when a header field is corrupt
+    except ZIP_CORRUPT as e:
         return CatalogResult.failed(path, NAME, f"unreadable egg zip: {one_line(e)}")
-    except (NotImplementedError, RuntimeError) as e:  # unsupported compression, encryption
+    except ZIP_UNSUPPORTED as e:  # unsupported compression, encryption
         return CatalogResult.failed(path, NAME, f"unsupported egg zip: {one_line(e)}")
     if len(raw) > _MAX_PKG_INFO:
         return CatalogResult.failed(path, NAME, "EGG-INFO/PKG-INFO inflates past the size limit")
