@@ -134,3 +134,7 @@ def _write(sboms: list[Sbom], formatter: Formatter, output: Path | None) -> None
 from shoal.cli.scan import scan as _scan  # noqa: E402  (after `app` exists; scan imports no CLI state)
 
 app.command(name="scan")(_scan)
+
+from shoal.cli.db import db_app as _db_app  # noqa: E402  (sub-app; imports no CLI state)
+
+app.add_typer(_db_app, name="db")
