@@ -161,7 +161,7 @@ def update_cmd(
             err.print(
                 f"[green]✓[/] {s.name}: {s.records} records "
                 f"(+{s.added} ~{s.changed} -{s.removed})"
-                + (f", {s.problems} problems" if s.problems else "")
+                + (f", {s.problems} problem{'s' if s.problems > 1 else ''}" if s.problems else "")
                 + f" [dim]{where}[/]",
                 highlight=False,
             )
@@ -201,16 +201,10 @@ def status_cmd(db: DbOpt = None, as_json: JsonOpt = False, config: ConfigOpt = N
         f"{st.enrichment} CVEs with enrichment",
         highlight=False,
     )
-    table = Table("source", "records", "problems", "from", "upstream", "read at")
+    table = Table("source", "records", "problems", "origin", "upstream", "read at")
     for s in st.sources:
-        origin = "bundled with shoal" if s.origin == "bundled" else s.origin
         table.add_row(
-            s.name,
-            str(s.records),
-            str(s.problems),
-            f"{origin}: {s.location}",
-            s.upstream or "",
-            s.fetched_at,
+            s.name, str(s.records), str(s.problems), s.origin, s.upstream or "", s.fetched_at
         )
     out.print(table)
     if st.bundled:
