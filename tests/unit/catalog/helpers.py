@@ -1,11 +1,24 @@
-"""What the cataloger tests share: the npm fixture app, checks on a result's unknowns, and a
-Hypothesis strategy for arbitrary JSON values."""
+"""What the cataloger tests share: fixture loading, the npm fixture app, checks on a result's
+packages and unknowns, and a Hypothesis strategy for arbitrary JSON values."""
 
 from __future__ import annotations
 
+import functools
+import lzma
+from pathlib import Path
+
 from hypothesis import strategies as st
 
-from shoal.model import CatalogResult, Unknown
+from shoal.model import CatalogResult, Package, Unknown
+
+TESTDATA = Path(__file__).parent / "testdata"
+
+
+@functools.cache
+def xz_fixture(folder: str, name: str) -> bytes:
+    """A compressed binary fixture, `testdata/<folder>/<name>`, decompressed (once)."""
+    return lzma.decompress((TESTDATA / folder / name).read_bytes())
+
 
 # What the fixture app (debug, react, react-dom, @types/node; is-number as a devDependency)
 # resolves to, the same in every npm, yarn and pnpm lockfile under testdata.
@@ -21,6 +34,10 @@ NPM_APP = [
     ("scheduler", "0.23.2"),
     ("undici-types", "5.26.5"),
 ]
+
+
+def by_name(result: CatalogResult) -> dict[str, Package]:
+    return {p.name: p for p in result.packages}
 
 
 def packages_and_reasons(

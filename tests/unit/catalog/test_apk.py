@@ -16,7 +16,8 @@ from shoal.catalog.apk import (
     split_license,
 )
 from shoal.catalog.base import FileEntry, LayerFile
-from shoal.model import CatalogResult, Package, PackageType
+from shoal.model import CatalogResult, PackageType
+from tests.unit.catalog.helpers import by_name
 
 DATA = Path(__file__).parent / "testdata" / "apk"
 DB = "/lib/apk/db/installed"
@@ -25,10 +26,6 @@ DB = "/lib/apk/db/installed"
 def catalog(case: str) -> CatalogResult:
     data = (DATA / case / DB.lstrip("/")).read_bytes()
     return ApkCataloger().catalog(LayerFile(path=DB, data=data))
-
-
-def by_name(result: CatalogResult) -> dict[str, Package]:
-    return {p.name: p for p in result.packages}
 
 
 def text_of(case: str) -> str:

@@ -17,7 +17,8 @@ from shoal.catalog.dpkg import (
     parse_dpkg_status,
     parse_license_expression,
 )
-from shoal.model import CatalogResult, LicenseEvidence, Package, PackageType
+from shoal.model import CatalogResult, LicenseEvidence, PackageType
+from tests.unit.catalog.helpers import by_name
 
 DATA = Path(__file__).parent / "testdata" / "dpkg"
 ROOT = DATA / "bookworm"
@@ -31,10 +32,6 @@ def read(rootfs: Path, path: str) -> str:
 def catalog(rootfs: Path, path: str) -> CatalogResult:
     data = (rootfs / path.lstrip("/")).read_bytes()
     return DpkgCataloger().catalog(LayerFile(path=path, data=data))
-
-
-def by_name(result: CatalogResult) -> dict[str, Package]:
-    return {p.name: p for p in result.packages}
 
 
 # --- wants ----------------------------------------------------------------------------------

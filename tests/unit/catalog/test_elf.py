@@ -4,10 +4,7 @@ PE and Mach-O."""
 from __future__ import annotations
 
 import contextlib
-import functools
-import lzma
 import struct
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,13 +19,7 @@ from shoal.catalog.elf import (
     parse_macho,
     parse_pe,
 )
-
-GODATA = Path(__file__).parent / "testdata" / "gobinary"
-
-
-@functools.cache
-def _load(name: str) -> bytes:
-    return lzma.decompress((GODATA / name).read_bytes())
+from tests.unit.catalog.helpers import xz_fixture
 
 
 @pytest.mark.parametrize(
@@ -44,7 +35,7 @@ def _load(name: str) -> bytes:
 def test_parse_elf_reads_class_byte_order_and_machine(
     fixture: str, bits: int, little: bool, arch: str
 ) -> None:
-    elf = parse_elf(_load(fixture))
+    elf = parse_elf(xz_fixture("gobinary", fixture))
     assert (elf.bits, elf.little_endian, elf.arch) == (bits, little, arch)
     assert elf.ptr_size == bits // 8
     sec = elf.section(".go.buildinfo")
@@ -54,7 +45,7 @@ def test_parse_elf_reads_class_byte_order_and_machine(
 
 
 def test_read_at_maps_virtual_addresses_through_load_segments() -> None:
-    elf = parse_elf(_load("hello-amd64.xz"))
+    elf = parse_elf(xz_fixture("gobinary", "hello-amd64.xz"))
     sec = elf.section(".go.buildinfo")
     assert sec is not None
     assert elf.read_at(sec.addr, 14) == b"\xff Go buildinf:"
@@ -62,19 +53,19 @@ def test_read_at_maps_virtual_addresses_through_load_segments() -> None:
 
 def test_read_at_follows_a_big_endian_string_header() -> None:
     # runtime.buildVersion of the ppc64 fixture (address from `go tool nm`)
-    elf = parse_elf(_load("hello-ppc64-pointer.xz"))
+    elf = parse_elf(xz_fixture("gobinary", "hello-ppc64-pointer.xz"))
     ptr, n = struct.unpack(">QQ", elf.read_at(0x1A9340, 16))
     assert elf.read_at(ptr, n) == b"go1.19.8"
 
 
 def test_read_at_rejects_unmapped_addresses() -> None:
-    elf = parse_elf(_load("hello-amd64.xz"))
+    elf = parse_elf(xz_fixture("gobinary", "hello-amd64.xz"))
     with pytest.raises(ExecutableError, match="not in any loadable segment"):
         elf.read_at(0x10, 4)
 
 
 def test_bss_bytes_read_as_zeros() -> None:
-    elf = parse_elf(_load("hello-amd64.xz"))
+    elf = parse_elf(xz_fixture("gobinary", "hello-amd64.xz"))
     bss = elf.section(".bss")
     assert bss is not None
     assert elf.section_data(bss) == b""
@@ -101,13 +92,13 @@ def test_parse_elf_rejects_malformed_headers(data: bytes, message: str) -> None:
 
 
 def test_truncated_file_names_the_table_that_is_cut() -> None:
-    data = _load("hello-amd64.xz")
+    data = xz_fixture("gobinary", "hello-amd64.xz")
     with pytest.raises(ExecutableError, match=r"lie outside the \d+-byte file"):
         parse_elf(data[: len(data) // 2])
 
 
 def test_forged_section_count_is_refused() -> None:
-    data = bytearray(_load("hello-amd64.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-amd64.xz"))
     struct.pack_into("<H", data, 60, 0)  # e_shnum = 0: count moves to section 0's sh_size
     shoff = struct.unpack_from("<Q", data, 40)[0]
     struct.pack_into("<Q", data, shoff + 32, 10_000_000)
@@ -127,7 +118,7 @@ def test_fuzz_random_bytes_never_crash(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=63), st.binary(min_size=1, max_size=8))
 def test_fuzz_corrupted_real_header_never_crashes(at: int, patch: bytes) -> None:
-    data = bytearray(_load("hello-arm.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-arm.xz"))
     data[at : at + len(patch)] = patch
     try:
         elf = parse_elf(bytes(data))
@@ -147,7 +138,7 @@ def test_fuzz_corrupted_real_header_never_crashes(at: int, patch: bytes) -> None
     ],
 )
 def test_pe_and_macho_sections(fixture: str, fmt: str, bits: int, arch: str, section: str) -> None:
-    data = _load(fixture)
+    data = xz_fixture("gobinary", fixture)
     assert is_executable(data[:4])
     exe = parse_executable(data)
     assert exe is not None
@@ -159,7 +150,7 @@ def test_pe_and_macho_sections(fixture: str, fmt: str, bits: int, arch: str, sec
 
 
 def test_pe_sections_sit_at_image_base_plus_rva() -> None:
-    exe = parse_pe(_load("hello-windows-pointer.exe.xz"))
+    exe = parse_pe(xz_fixture("gobinary", "hello-windows-pointer.exe.xz"))
     assert [s.name for s in exe.sections][:3] == [".text", ".rdata", ".data"]
     text = exe.sections[0]
     assert text.addr == 0x401000  # Go's image base 0x400000 + RVA 0x1000
@@ -169,7 +160,7 @@ def test_pe_sections_sit_at_image_base_plus_rva() -> None:
 
 
 def test_macho_segments_carry_protection_flags() -> None:
-    exe = parse_macho(_load("hello-darwin-amd64-pointer.xz"))
+    exe = parse_macho(xz_fixture("gobinary", "hello-darwin-amd64-pointer.xz"))
     bss = exe.section("__bss")
     assert bss is not None and exe.section_data(bss) == b""
     writable = [s for s in exe.segments if s.flags & 2]
@@ -211,7 +202,7 @@ def test_malformed_pe_and_macho(data: bytes, message: str) -> None:
     st.binary(min_size=1, max_size=8),
 )
 def test_fuzz_corrupted_pe_and_macho_headers(fixture: str, at: int, patch: bytes) -> None:
-    data = bytearray(_load(fixture))
+    data = bytearray(xz_fixture("gobinary", fixture))
     data[at : at + len(patch)] = patch
     try:
         exe = parse_executable(bytes(data))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import lzma
 import struct
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,13 +17,7 @@ from shoal.catalog.gobinary import (
     read_build_info,
 )
 from shoal.model import Package, PackageType
-
-DATA = Path(__file__).parent / "testdata" / "gobinary"
-
-
-@functools.cache
-def _load(name: str) -> bytes:
-    return lzma.decompress((DATA / name).read_bytes())
+from tests.unit.catalog.helpers import xz_fixture
 
 
 def _by_name(data: bytes, path: str = "/usr/local/bin/hello") -> dict[str, Package]:
@@ -58,9 +49,9 @@ def test_wants_executables_and_bin_dirs(path: str, size: int, mode: int, wanted:
 def test_accepts_executable_magics_only() -> None:
     c = GoBinaryCataloger()
     assert c.head_size == 4
-    assert c.accepts(_load("hello-amd64.xz")[:4])
-    assert c.accepts(_load("hello-windows.exe.xz")[:4])
-    assert c.accepts(_load("hello-darwin-arm64.xz")[:4])
+    assert c.accepts(xz_fixture("gobinary", "hello-amd64.xz")[:4])
+    assert c.accepts(xz_fixture("gobinary", "hello-windows.exe.xz")[:4])
+    assert c.accepts(xz_fixture("gobinary", "hello-darwin-arm64.xz")[:4])
     assert not c.accepts(b"#!/b")
     assert not c.accepts(b"PK\x03\x04")
 
@@ -69,7 +60,7 @@ def test_accepts_executable_magics_only() -> None:
 
 
 def test_inline_format_amd64_modules_stdlib_and_settings() -> None:
-    pkgs = _by_name(_load("hello-amd64.xz"))
+    pkgs = _by_name(xz_fixture("gobinary", "hello-amd64.xz"))
     assert sorted(pkgs) == [
         "example.com/shoal/gofixture",
         "github.com/google/uuid",
@@ -97,7 +88,7 @@ def test_inline_format_amd64_modules_stdlib_and_settings() -> None:
 
 
 def test_directory_replacement_keeps_the_replaced_module_identity() -> None:
-    uuid = _by_name(_load("hello-amd64.xz"))["github.com/google/uuid"]
+    uuid = _by_name(xz_fixture("gobinary", "hello-amd64.xz"))["github.com/google/uuid"]
     assert uuid.version == "v1.3.0"
     assert uuid.meta("go.replace_dir") == "./third_party/uuid"
     assert uuid.purl == "pkg:golang/github.com/google/uuid@v1.3.0"
@@ -118,7 +109,7 @@ def test_directory_replacement_keeps_the_replaced_module_identity() -> None:
     ],
 )
 def test_every_layout_gives_the_same_modules(fixture: str, arch: str, goos: str) -> None:
-    pkgs = _by_name(_load(fixture))
+    pkgs = _by_name(xz_fixture("gobinary", fixture))
     assert {n: p.version for n, p in pkgs.items()} == {
         "example.com/shoal/gofixture": "(devel)",
         "github.com/google/uuid": "v1.3.0",
@@ -132,7 +123,7 @@ def test_every_layout_gives_the_same_modules(fixture: str, arch: str, goos: str)
 
 @pytest.mark.parametrize("fixture", ["hello-amd64.xz", "hello-s390x.xz"])
 def test_stripped_section_headers_found_in_the_data_segment(fixture: str) -> None:
-    data = bytearray(_load(fixture))
+    data = bytearray(xz_fixture("gobinary", fixture))
     elf = parse_elf(bytes(data))
     fmt = "<" if elf.little_endian else ">"
     struct.pack_into(fmt + "Q", data, 40, 0)  # e_shoff
@@ -144,7 +135,7 @@ def test_stripped_section_headers_found_in_the_data_segment(fixture: str) -> Non
 
 def test_magic_outside_data_segments_is_not_build_info() -> None:
     # a C binary that merely contains the magic as text (in its code) is not a Go binary
-    data = bytearray(_load("hello-amd64.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-amd64.xz"))
     struct.pack_into("<Q", data, 40, 0)
     struct.pack_into("<HHH", data, 58, 0, 0, 0)
     at = data.find(b"\xff Go buildinf:")
@@ -155,7 +146,7 @@ def test_magic_outside_data_segments_is_not_build_info() -> None:
 
 def test_debian_gopath_build_has_only_stdlib() -> None:
     # Debian builds shfmt in GOPATH mode: `path` but no `mod` line, so no main module
-    result = parse_go_binary(_load("debian-shfmt.xz"), "/usr/bin/shfmt")
+    result = parse_go_binary(xz_fixture("gobinary", "debian-shfmt.xz"), "/usr/bin/shfmt")
     assert result.unknowns == ()
     assert [(p.name, p.version, p.arch) for p in result.packages] == [
         ("stdlib", "go1.19.8", "amd64")
@@ -163,7 +154,7 @@ def test_debian_gopath_build_has_only_stdlib() -> None:
 
 
 def test_read_build_info_returns_raw_version_and_text() -> None:
-    raw = read_build_info(_load("hello-amd64-pointer.xz"))
+    raw = read_build_info(xz_fixture("gobinary", "hello-amd64-pointer.xz"))
     assert raw is not None
     version, text = raw
     assert version == "go1.19.8"
@@ -172,7 +163,7 @@ def test_read_build_info_returns_raw_version_and_text() -> None:
 
 
 def test_non_go_elf_is_not_an_unknown() -> None:
-    data = bytearray(_load("hello-amd64.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-amd64.xz"))
     at = data.find(b"\xff Go buildinf:")
     data[at : at + 14] = bytes(14)
     # the section is still called .go.buildinfo but lost its magic: that is malformed
@@ -182,7 +173,7 @@ def test_non_go_elf_is_not_an_unknown() -> None:
 
 
 def test_catalog_wires_the_parser() -> None:
-    f = LayerFile(path="/usr/bin/hello", data=_load("hello-arm.xz"), mode=0o755)
+    f = LayerFile(path="/usr/bin/hello", data=xz_fixture("gobinary", "hello-arm.xz"), mode=0o755)
     result = GoBinaryCataloger().catalog(f)
     assert len(result.packages) == 4
     assert {p.locations[0].path for p in result.packages} == {"/usr/bin/hello"}
@@ -192,7 +183,7 @@ def test_catalog_wires_the_parser() -> None:
 
 
 def _patched(fixture: str, at_from_magic: int, patch: bytes) -> bytes:
-    data = bytearray(_load(fixture))
+    data = bytearray(xz_fixture("gobinary", fixture))
     at = data.find(b"\xff Go buildinf:")
     data[at + at_from_magic : at + at_from_magic + len(patch)] = patch
     return bytes(data)
@@ -217,7 +208,7 @@ def test_pointer_to_nowhere_is_unknown() -> None:
 
 
 def test_section_outside_the_file_is_unknown() -> None:
-    data = bytearray(_load("hello-amd64.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-amd64.xz"))
     elf = parse_elf(bytes(data))
     index = [s.name for s in elf.sections].index(".go.buildinfo")
     shoff = struct.unpack_from("<Q", data, 40)[0]
@@ -239,7 +230,7 @@ def test_bad_pointer_size_is_unknown() -> None:
 
 
 def test_pointer_layout_needs_readable_headers() -> None:
-    data = bytearray(_load("hello-windows-pointer.exe.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-windows-pointer.exe.xz"))
     pe = struct.unpack_from("<I", data, 0x3C)[0]
     data[pe : pe + 4] = b"XX\0\0"  # PE signature gone: the magic scan still finds the header
     (u,) = parse_go_binary(bytes(data), "/app.exe").unknowns
@@ -250,7 +241,7 @@ def test_pointer_layout_needs_readable_headers() -> None:
 
 
 def test_inline_layout_survives_broken_headers() -> None:
-    data = bytearray(_load("hello-windows.exe.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-windows.exe.xz"))
     pe = struct.unpack_from("<I", data, 0x3C)[0]
     data[pe : pe + 4] = b"XX\0\0"
     assert _by_name(bytes(data))["golang.org/x/text"].version == "v0.7.0"
@@ -305,7 +296,7 @@ def test_replacement_without_a_module_is_reported() -> None:
 
 
 def test_bad_lines_become_unknowns_beside_the_good_packages() -> None:
-    data = bytearray(_load("hello-amd64.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-amd64.xz"))
     i = data.find(b"build\tGOOS=linux")
     data[i : i + 16] = b"build\tGOOS_linux"  # same length: the varint stays right
     result = parse_go_binary(bytes(data), "/bin/app")
@@ -345,7 +336,7 @@ def test_fuzz_random_blocks_after_the_magic(tail: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=64 * 24), st.binary(min_size=1, max_size=8))
 def test_fuzz_corrupted_elf_headers_are_data_not_a_crash(at: int, patch: bytes) -> None:
-    data = bytearray(_load("hello-amd64-pointer.xz"))
+    data = bytearray(xz_fixture("gobinary", "hello-amd64-pointer.xz"))
     shoff = struct.unpack_from("<Q", data, 40)[0]
     for base in (0, shoff):  # the ELF/program headers, then the section headers
         mutated = bytearray(data)

@@ -25,6 +25,7 @@ from shoal.catalog.rpm import (
 from shoal.catalog.rpmdb.errors import HeaderError
 from shoal.catalog.rpmdb.header import parse_header
 from shoal.model import CatalogResult, Distro, Location, Package, PackageType
+from tests.unit.catalog.helpers import by_name
 
 DATA = Path(__file__).parent / "testdata" / "rpm"
 
@@ -79,10 +80,6 @@ def read(case: str) -> tuple[bytes, str]:
 def catalog(case: str) -> CatalogResult:
     data, path = read(case)
     return RpmCataloger().catalog(LayerFile(path=path, data=data))
-
-
-def by_name(result: CatalogResult) -> dict[str, Package]:
-    return {p.name: p for p in result.packages}
 
 
 # --- wants -------------------------------------------------------------------------------

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import lzma
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,15 +20,9 @@ from shoal.catalog.rustbinary import (
     parse_rust_binary,
 )
 from shoal.model import PackageType
-from tests.unit.catalog.helpers import json_values
+from tests.unit.catalog.helpers import json_values, xz_fixture
 
 DATA = Path(__file__).parent / "testdata" / "rustbinary"
-GODATA = Path(__file__).parent / "testdata" / "gobinary"
-
-
-@functools.cache
-def _binary() -> bytes:
-    return lzma.decompress((DATA / "hello-auditable.xz").read_bytes())
 
 
 def _z(doc: Any) -> bytes:
@@ -50,7 +42,7 @@ def test_wants_executables_and_bin_dirs() -> None:
 def test_accepts_executables_only() -> None:
     c = RustBinaryCataloger()
     assert c.head_size == 4
-    assert c.accepts(_binary()[:4])
+    assert c.accepts(xz_fixture("rustbinary", "hello-auditable.xz")[:4])
     assert c.accepts(b"MZ\x90\x00")
     assert c.accepts(b"\xcf\xfa\xed\xfe")
     assert not c.accepts(b"#!/b")
@@ -58,7 +50,7 @@ def test_accepts_executables_only() -> None:
 
 
 def test_fixture_section_holds_the_committed_json() -> None:
-    elf = parse_elf(_binary())
+    elf = parse_elf(xz_fixture("rustbinary", "hello-auditable.xz"))
     sec = elf.section(".dep-v0")
     assert sec is not None
     assert json.loads(zlib.decompress(elf.section_data(sec))) == json.loads(
@@ -67,7 +59,9 @@ def test_fixture_section_holds_the_committed_json() -> None:
 
 
 def test_runtime_crates_become_packages_build_crates_do_not() -> None:
-    result = parse_rust_binary(_binary(), "/usr/local/bin/hello-auditable")
+    result = parse_rust_binary(
+        xz_fixture("rustbinary", "hello-auditable.xz"), "/usr/local/bin/hello-auditable"
+    )
     assert result.unknowns == ()
     got = [(p.name, p.version) for p in result.packages]
     assert got == [
@@ -90,7 +84,7 @@ def test_runtime_crates_become_packages_build_crates_do_not() -> None:
 
 
 def test_pe_executable_section_is_read_the_same_way() -> None:
-    data = lzma.decompress((DATA / "hello-auditable.exe.xz").read_bytes())
+    data = xz_fixture("rustbinary", "hello-auditable.exe.xz")
     assert RustBinaryCataloger().accepts(data[:4])
     result = parse_rust_binary(data, "C:/app/hello.exe")
     assert result.unknowns == ()
@@ -104,18 +98,20 @@ def test_pe_executable_section_is_read_the_same_way() -> None:
 
 
 def test_catalog_wires_the_parser() -> None:
-    result = RustBinaryCataloger().catalog(LayerFile("/bin/hello", _binary(), 0o755))
+    result = RustBinaryCataloger().catalog(
+        LayerFile("/bin/hello", xz_fixture("rustbinary", "hello-auditable.xz"), 0o755)
+    )
     assert len(result.packages) == 5
 
 
 def test_binaries_without_the_section_give_nothing() -> None:
-    go = lzma.decompress((GODATA / "hello-amd64.xz").read_bytes())
+    go = xz_fixture("gobinary", "hello-amd64.xz")
     assert parse_rust_binary(go, "/bin/go-thing") == parse_rust_binary(b"", "/x")
     assert parse_rust_binary(b"\x7fELF\x02\x01" + bytes(10), "/x").packages == ()
 
 
 def test_section_outside_the_file_is_unknown() -> None:
-    data = bytearray(_binary())
+    data = bytearray(xz_fixture("rustbinary", "hello-auditable.xz"))
     elf = parse_elf(bytes(data))
     index = [s.name for s in elf.sections].index(".dep-v0")
     shoff = int.from_bytes(data[40:48], "little")
