@@ -42,6 +42,17 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases: an ignore list never needs them, and they are
+    how a small file expands into an exponentially large document."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, "YAML aliases are not allowed", mark)
+        return super().compose_node(parent, index)
+
+
 class IgnoreFileError(ShoalError):
     """An ignore file that cannot be read or is malformed; names the file and line."""
 
@@ -121,7 +132,7 @@ def parse_ignore_text(text: str, name: str = "<ignore>") -> list[IgnoreRule]:
 
 def parse_ignore_yaml(text: str, name: str = "<ignore>") -> list[IgnoreRule]:
     try:
-        doc: Any = yaml.safe_load(text)
+        doc: Any = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
