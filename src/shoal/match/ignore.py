@@ -132,7 +132,7 @@ def parse_ignore_text(text: str, name: str = "<ignore>") -> list[IgnoreRule]:
 
 def parse_ignore_yaml(text: str, name: str = "<ignore>") -> list[IgnoreRule]:
     try:
-        doc: Any = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass
+        doc: Any = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
