@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shoal.feeds.base import (
+    DEFAULT_LIMITS,
     Feed,
+    FeedLimits,
     Fields,
     RecordError,
     base_name,
@@ -81,8 +83,10 @@ class AlpineSecdbFeed(Feed[Advisory]):
     license = "LicenseRef-alpine-secdb"  # upstream states no licence; see data/feeds/README
     default_url = "https://secdb.alpinelinux.org/"
 
-    def __init__(self, *, branches: tuple[str, ...] = DEFAULT_BRANCHES, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+    def __init__(
+        self, *, branches: tuple[str, ...] = DEFAULT_BRANCHES, limits: FeedLimits = DEFAULT_LIMITS
+    ) -> None:
+        super().__init__(limits=limits)
         self.branches = branches
 
     def downloads(self) -> list[tuple[str, str]]:

@@ -150,9 +150,10 @@ def fetch_files(
     changed = False
     for url, name in downloads:
         before = known.get(url)
+        ask = before
         if before is not None and not (dest / before.file).is_file():
-            before = None  # a 304 would leave nothing to parse: ask unconditionally
-        got = download(http, url, dest / name, before, limits.download_bytes)
+            ask = None  # a 304 would leave nothing to parse: ask unconditionally
+        got = download(http, url, dest / name, ask, limits.download_bytes)
         changed = changed or before is None or got.sha256 != before.sha256
         out.append(got)
     fp = Fingerprint(

@@ -32,8 +32,10 @@ import httpx
 
 from shoal.feeds.base import (
     CVE_RE,
+    DEFAULT_LIMITS,
     Feed,
     FeedError,
+    FeedLimits,
     Fetched,
     Fields,
     Fingerprint,
@@ -150,9 +152,9 @@ class NvdFeed(Feed[CveEnrichment]):
         page_delay: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        **kw: Any,
+        limits: FeedLimits = DEFAULT_LIMITS,
     ) -> None:
-        super().__init__(**kw)
+        super().__init__(limits=limits)
         self.api_key = api_key
         # NVD: 5 requests per 30 s without a key, 50 with one
         self.page_delay = page_delay if page_delay is not None else (0.6 if api_key else 6.0)
