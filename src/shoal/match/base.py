@@ -115,14 +115,12 @@ def _short(text: str, n: int = 60) -> str:
 def evaluate(aff: AffectedPackage, version: str) -> Verdict:
     """Whether `version` is affected by the entry `aff`.
 
-    An explicitly listed version is affected. Otherwise every ECOSYSTEM/SEMVER range is
-    tried; the first that contains the version decides. If none does but one could not be
+    Every ECOSYSTEM/SEMVER range is tried; the first that contains the version decides.
+    Otherwise an explicitly listed version is affected. If neither, but a range could not be
     evaluated (unsortable version, malformed event, unknown ecosystem), the verdict is
     `Undecided`. An entry with neither ranges nor versions says "all versions" (OSV); one
     with only GIT ranges and no version list cannot be decided.
     """
-    if version in aff.versions:
-        return Affected(f"listed version {version}", _fixed_above(aff, version))
     undecided: str | None = None
     evaluable = 0
     for r in aff.ranges:
@@ -142,6 +140,9 @@ def evaluate(aff: AffectedPackage, version: str) -> Verdict:
                 f"version {_short(version)!r} cannot be ordered against range "
                 f"{describe_events(r.events)!r} in {aff.ecosystem}"
             )
+    if version in aff.versions:
+        # after the ranges, which say more (and give the fix); the list is exact strings
+        return Affected(f"listed version {version}", _fixed_above(aff, version))
     if undecided is not None:
         return Undecided(undecided[:300].replace("\n", " "))
     if not aff.ranges and not aff.versions:
