@@ -71,17 +71,33 @@ def _ranges(ranges: tuple[AffectedRange, ...]) -> str | None:
     return _dumps([[r.type, r.events] for r in ranges])
 
 
+_RANGE_CACHE: dict[str, tuple[AffectedRange, ...]] = {}
+_RANGE_CACHE_ENTRIES = 100_000
+
+
 def _split_ranges(text: str) -> tuple[AffectedRange, ...]:
+    # Half the stored range lists are repeats ("introduced 0, fixed X" recurs across
+    # advisories), and AffectedRange is immutable: decode each distinct text once.
+    hit = _RANGE_CACHE.get(text)
+    if hit is not None:
+        return hit
     if text[0] == "[":
-        return tuple(
+        out = tuple(
             AffectedRange(t, tuple((k, v) for k, v in events)) for t, events in json.loads(text)
         )
-    out = []
-    for part in text.split(_RS):
-        fields = part.split(_US)
-        it = iter(fields[1:])
-        out.append(AffectedRange(fields[0], tuple(zip(it, it, strict=True))))
-    return tuple(out)
+    else:
+        parts = []
+        for part in text.split(_RS):
+            fields = part.split(_US)
+            if len(fields) % 2 == 0:
+                raise ValueError(f"range {part[:60]!r} has an event without a version")
+            it = iter(fields[1:])
+            parts.append(AffectedRange(fields[0], tuple(zip(it, it, strict=False))))
+        out = tuple(parts)
+    if len(_RANGE_CACHE) >= _RANGE_CACHE_ENTRIES:
+        _RANGE_CACHE.clear()
+    _RANGE_CACHE[text] = out
+    return out
 
 
 def _versions(versions: tuple[str, ...]) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from urllib.request import pathname2url
@@ -107,9 +107,9 @@ class VulnDB:
         self._cache[key] = rows
 
     @staticmethod
-    def _rows(raw: Iterable[tuple[object, ...]]) -> Iterator[AffectedRow]:
-        for r in raw:
-            yield AffectedRow(str(r[2]), str(r[3]), codec.decode_affected(r))
+    def _rows(raw: Iterable[tuple[object, ...]]) -> list[AffectedRow]:
+        decode = codec.decode_affected
+        return [AffectedRow(str(r[2]), str(r[3]), decode(r)) for r in raw]
 
     def affected(self, ecosystem: str, name: str) -> Sequence[AffectedRow]:
         """Every affected entry for (ecosystem, normalised name), all releases."""
