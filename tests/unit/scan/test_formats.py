@@ -203,6 +203,6 @@ def test_unknown_format() -> None:
 
     with pytest.raises(
         ExportError,
-        match="^unknown scan output format 'xml': expected one of table, json, sarif, cyclonedx-json$",
+        match=r"^unknown scan output format 'xml': expected one of table, json, sarif, cyclonedx-json$",
     ):
         get_report_formatter("xml")
