@@ -141,15 +141,13 @@ class AlpineSecdbFeed(Feed[Advisory]):
             raise RecordError(
                 f"{record}: distroversion {branch[:40]!r} is not a branch like 'v3.19'"
             )
-        if top.obj.get("packages") == "":
-            return  # `packages:` with nothing under it: a repository without fixes
         for i, item in enumerate(top.items("packages")):
             where = f"{record}:packages[{i}]"
             try:
                 pkg = Fields.of(Fields.of(item, where).obj.get("pkg"), f"{where}.pkg")
                 origin = pkg.text("name", required=True) or ""
                 where = f"{record}:{origin[:100]}"
-                secfixes = {} if pkg.obj.get("secfixes") == "" else pkg.mapping("secfixes")
+                secfixes = pkg.mapping("secfixes")
             except RecordError as e:
                 yield problem(self.name, where, str(e))
                 continue
@@ -161,7 +159,7 @@ class AlpineSecdbFeed(Feed[Advisory]):
     ) -> Iterator[FeedProblem]:
         if ver == "0":
             return  # never affected on this branch
-        if entries == "":  # `VERSION:` with nothing under it (YAML null, read as text)
+        if entries is None:  # `VERSION:` with nothing under it
             yield problem(self.name, where, "no ids listed under this fixed version")
             return
         if not isinstance(entries, list):

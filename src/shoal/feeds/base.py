@@ -302,36 +302,76 @@ def load_json(data: bytes | str, what: str) -> Any:
 
 
 _YAML_LOADER: type[yaml.BaseLoader] = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+MAX_YAML_DEPTH = 64  # feeds nest 6 levels deep at most
+_NO_KEY = object()
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 
 
-class _NoAliasLoader(_YAML_LOADER):  # type: ignore[valid-type, misc]
-    """Every scalar stays a string (secdb version keys like ``1.10`` must not become
-    floats), and aliases are refused: feeds never use them, and a few aliases to big
-    nodes make a small file expensive to walk (billion laughs)."""
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects:
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML aliases are not allowed in feed data", node.start_mark
-            )
-        return super().construct_object(node, deep)
-
-
-def load_yaml(data: bytes, what: str, limit: int) -> Any:
-    """One YAML document, all scalars as strings, no aliases, at most `limit` bytes."""
+def load_yaml(data: bytes, what: str, limit: int, max_depth: int = MAX_YAML_DEPTH) -> Any:
+    """One YAML document, at most `limit` bytes and `max_depth` levels, built from parser
+    events: every scalar but null stays a string (secdb version keys like ``1.10`` must not become
+    floats), and aliases are refused (feeds never use them, and a few aliases to big
+    nodes make a small file expensive to walk). Building from events rather than with
+    a PyYAML loader matters: libyaml's composer recurses in C and crashes the process
+    on a deeply nested document long before Python's recursion limit."""
     if len(data) > limit:
         raise RecordError(f"{what}: YAML larger than the {limit}-byte limit")
     text = decode_text(data, what)
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)
+        return _build(yaml.parse(text, Loader=_YAML_LOADER), what, max_depth)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         raise RecordError(f"{what}: invalid YAML{where}: {one_line(str(e.problem))}") from None
     except yaml.YAMLError as e:
         raise RecordError(f"{what}: invalid YAML: {one_line(str(e))}") from None
-    except RecursionError:
-        raise RecordError(f"{what}: YAML nested too deeply") from None
+
+
+def _build(events: Iterator[yaml.Event], what: str, max_depth: int) -> Any:
+    root: Any = None
+    stack: list[Any] = []  # open lists and dicts, innermost last
+    keys: list[Any] = []  # per open container: the mapping key waiting for its value
+    documents = 0
+    for ev in events:
+        if isinstance(ev, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise RecordError(f"{what}: more than one YAML document")
+            continue
+        if isinstance(ev, yaml.AliasEvent):
+            line = ev.start_mark.line + 1 if ev.start_mark else 0
+            raise RecordError(f"{what}: YAML aliases are not allowed in feed data (line {line})")
+        if isinstance(ev, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            stack.pop()
+            keys.pop()
+            continue
+        value: Any
+        if isinstance(ev, yaml.ScalarEvent):
+            # a plain `null`, `~` or nothing is YAML's null; every other scalar stays text
+            value = None if not ev.style and ev.value in _NULLS else ev.value
+        elif isinstance(ev, yaml.SequenceStartEvent):
+            value = []
+        elif isinstance(ev, yaml.MappingStartEvent):
+            value = {}
+        else:
+            continue  # stream and document boundaries
+        if not stack:
+            root = value
+        elif isinstance(stack[-1], list):
+            stack[-1].append(value)
+        elif keys[-1] is _NO_KEY:
+            if not isinstance(value, str):
+                raise RecordError(f"{what}: YAML mapping key is not a scalar")
+            keys[-1] = value
+        else:
+            stack[-1][keys[-1]] = value
+            keys[-1] = _NO_KEY
+        if isinstance(value, list | dict):
+            if len(stack) >= max_depth:
+                raise RecordError(f"{what}: YAML nested deeper than {max_depth} levels")
+            stack.append(value)
+            keys.append(_NO_KEY)
+    return root
 
 
 def iter_files(path: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:

@@ -17,7 +17,8 @@ Mapping to `Advisory` (what the matcher relies on):
 - `ranges` of type ECOSYSTEM and SEMVER keep their events in order (`introduced`,
   `fixed`, `last_affected`, `limit`); GIT ranges name commits, not versions, and are
   dropped. Explicit `versions` are kept. An affected entry whose only ranges were GIT
-  and that lists no versions is dropped (it cannot match a package version).
+  and that lists no versions, or that names no package because its ranges are all GIT,
+  is dropped (it cannot match a package version).
 - Fix state: FIXED when any range has a `fixed` event, else NOT_FIXED.
 - `severity[]` CVSS_V2/V3/V4 vectors are scored with the `cvss` library; type
   ``Ubuntu`` carries a word. The top-level `database_specific.severity` (GHSA's
@@ -138,6 +139,10 @@ def parse_record(obj: Any, source: str, where: str) -> tuple[Advisory, list[str]
 
 def _affected(obj: Any, where: str) -> tuple[str, AffectedPackage | None]:
     aff = Fields.of(obj, where)
+    if aff.obj.get("package") is None and all(
+        isinstance(r, dict) and r.get("type") == "GIT" for r in aff.items("ranges")
+    ):
+        return "", None  # the schema lets a GIT-only entry name no package
     pkg = Fields.of(aff.obj.get("package"), f"{where}.package")
     eco_raw = pkg.text("ecosystem", required=True) or ""
     name = pkg.text("name", required=True) or ""

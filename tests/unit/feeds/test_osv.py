@@ -469,3 +469,15 @@ def test_fuzz_archive_members_become_problems(data: bytes) -> None:
         path.write_bytes(buf.getvalue())
         for item in OsvPyPIFeed().parse(path):
             assert isinstance(item, Advisory | FeedProblem)
+
+
+def test_git_only_entry_without_package_is_dropped() -> None:
+    rec = _record(
+        affected=[
+            {"ranges": [{"type": "GIT", "repo": "https://x", "events": [{"introduced": "0"}]}]},
+            {"package": {"ecosystem": "PyPI", "name": "urllib3"}, "versions": ["1.26.4"]},
+        ]
+    )
+    adv, _ = parse_record(rec, "osv/PyPI", "x.json")
+    (aff,) = adv.affected
+    assert (aff.name, aff.versions, aff.fix_state) == ("urllib3", ("1.26.4",), FixState.NOT_FIXED)
