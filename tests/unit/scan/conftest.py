@@ -53,3 +53,36 @@ def source() -> MemoryVulnSource:
 @pytest.fixture
 def report() -> ScanReport:
     return scan_sbom(read_sbom(SYFT_CDX), source(), ScanOptions(today=TODAY))
+
+
+SHARED_OSV = Path(__file__).resolve().parents[4] / "shared" / "feeds" / "osv"
+
+
+def real_osv_zip(ecosystem: str) -> Path:
+    """The real OSV `<Ecosystem>/all.zip`: shoal's bundled copy, else ../shared/feeds."""
+    from shoal.vulndb.resolve import bundled_path
+
+    bundled = bundled_path(f"osv/{ecosystem}")
+    if bundled is not None and bundled.suffix == ".zip":
+        return bundled
+    shared = SHARED_OSV / f"{ecosystem}-all.zip"
+    if not shared.is_file():
+        pytest.fail(f"real OSV feed {ecosystem} not found (bundled or {shared})")
+    return shared
+
+
+@pytest.fixture(scope="session")
+def real_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A vulnerability DB built by `shoal.vulndb.update` from the real PyPI and Go OSV
+    archives (no network). Read-only for tests."""
+    from shoal.feeds.osv import OsvGoFeed, OsvPyPIFeed
+    from shoal.vulndb.update import update
+
+    root = tmp_path_factory.mktemp("scan-db")
+    (root / "in" / "osv").mkdir(parents=True)
+    (root / "in" / "osv" / "PyPI.zip").symlink_to(real_osv_zip("PyPI"))
+    (root / "in" / "osv" / "Go.zip").symlink_to(real_osv_zip("Go"))
+    db = root / "vuln.db"
+    report = update(db, [OsvPyPIFeed(), OsvGoFeed()], from_path=root / "in")
+    assert not report.failed, report.to_json()
+    return db
