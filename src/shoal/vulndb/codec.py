@@ -155,13 +155,19 @@ def encode_advisory(adv: Advisory) -> tuple[AdvisoryRow, list[AffectedRowT]]:
     return (adv.source, adv.id, h.hexdigest(), *body), affected
 
 
+def record_name(source: object, ident: object) -> str:
+    """How messages name a stored record: quoted and cut, since a tampered DB may put
+    anything (newlines included) in it."""
+    return f"{str(source)[:80]!r}/{str(ident)[:80]!r}"
+
+
 def _load(text: str | None, what: str) -> Any:
     if text is None:
         return []
     try:
         return json.loads(text)
     except ValueError as e:
-        raise VulnDbError(f"vulnerability DB record {what}: corrupt JSON ({e})") from e
+        raise VulnDbError(f"vulnerability DB record {what}: corrupt JSON ({e!r:.100})") from e
 
 
 def decode_severities(text: str | None, what: str) -> tuple[Severity, ...]:
@@ -171,7 +177,7 @@ def decode_severities(text: str | None, what: str) -> tuple[Severity, ...]:
             for s, r, t, v, sc in _load(text, what)
         )
     except (TypeError, ValueError) as e:
-        raise VulnDbError(f"vulnerability DB record {what}: bad severities ({e})") from e
+        raise VulnDbError(f"vulnerability DB record {what}: bad severities ({e!r:.100})") from e
 
 
 _FIX_STATES = {f.value: f for f in FixState}
@@ -189,20 +195,21 @@ def decode_affected(row: AffectedRowT) -> AffectedPackage:
             row[1],
             row[6],
             _split_ranges(ranges) if ranges else (),
-            _split_versions(row[8], row[3]),
+            _split_versions(row[8], record_name(row[2], row[3])),
             _FIX_STATES[row[9]],
             _RATINGS[row[10]] if row[10] is not None else None,
             row[11],
         )
     except (TypeError, ValueError, KeyError) as e:
         raise VulnDbError(
-            f"vulnerability DB record {row[2]}/{row[3]}: bad affected entry ({e!r:.100})"
+            f"vulnerability DB record {record_name(row[2], row[3])}: "
+            f"bad affected entry ({e!r:.100})"
         ) from e
 
 
 def decode_advisory(row: AdvisoryRow, affected: tuple[AffectedPackage, ...]) -> Advisory:
     """An `advisories` row (ADVISORY_COLUMNS order) plus its affected entries."""
-    what = f"{row[0]}/{row[1]}"
+    what = record_name(row[0], row[1])
     return Advisory(
         id=row[1],
         source=row[0],
@@ -255,7 +262,7 @@ def encode_enrichment(e: CveEnrichment, group: str) -> tuple[Any, ...]:
 
 def decode_enrichment(row: tuple[Any, ...]) -> CveEnrichment:
     """An `enrichment` row (ENRICHMENT_COLUMNS order) as the model object."""
-    what = f"enrichment/{row[0]}"
+    what = record_name("enrichment", row[0])
     return CveEnrichment(
         cve=row[0],
         nvd_severities=decode_severities(row[1], what),

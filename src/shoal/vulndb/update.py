@@ -187,3 +187,19 @@ def _fill(result: SourceResult, diff: SourceDiff) -> None:
     result.added, result.changed, result.removed = diff.added, diff.changed, diff.removed
     result.problems = diff.problems
     result.problem_samples = diff.problem_samples
+
+
+def bundled_feeds() -> list[UpdatableFeed]:
+    """Every feed shoal ships a snapshot of (`shoal/data/feeds`), in `shoal.feeds.ALL`
+    order."""
+    from shoal.feeds import ALL
+
+    return [f() for f in ALL if resolve.bundled_path(f.name) is not None]
+
+
+def bootstrap(db_path: Path) -> UpdateReport | None:
+    """Build the DB from the bundled snapshots if there is none at `db_path` yet (first
+    run, demo, offline scan); None when a DB already exists. Never touches the network."""
+    if db_path.exists():
+        return None
+    return update(db_path, bundled_feeds(), resolver=resolve.bundled())

@@ -144,3 +144,28 @@ def test_nvd_enrichment_round_trips(e: CveEnrichment) -> None:
     row = codec.encode_enrichment(e, "nvd")
     full = (*row, None, None, None, None, None, None, None)
     assert codec.decode_enrichment(full) == e
+
+
+@given(
+    st.tuples(
+        tricky,
+        tricky,
+        tricky,
+        tricky,
+        st.integers(),
+        tricky,
+        tricky,
+        st.none() | tricky,
+        st.none() | tricky,
+        tricky,
+        st.none() | tricky,
+        st.none() | tricky,
+    )
+)
+def test_a_tampered_affected_row_decodes_or_fails_cleanly(row: tuple[object, ...]) -> None:
+    from shoal.vulndb.errors import VulnDbError
+
+    try:
+        codec.decode_affected(row)
+    except VulnDbError as e:
+        assert "\n" not in str(e)

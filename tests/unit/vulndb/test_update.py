@@ -350,3 +350,22 @@ def test_bundled_data_is_found_for_every_bundled_feed() -> None:
     }
     assert resolve.bundled_path("nvd") is None
     assert resolve.snapshot_date(root, "osv/PyPI") == "2024-10-10"
+
+
+def test_bootstrap_builds_from_bundled_data_once(tmp_path: Path) -> None:
+    from shoal.vulndb.update import bootstrap, bundled_feeds
+
+    assert [f.name for f in bundled_feeds()] == [
+        "osv/PyPI",
+        "osv/Go",
+        "alpine/secdb",
+        "debian/dsa",
+        "debian/dla",
+    ]
+    db = tmp_path / "vuln.db"
+    report = bootstrap(db)
+    assert report is not None and report.replaced and not report.failed
+    assert {s.origin for s in report.sources} == {"bundled"}
+    before = sha256(db)
+    assert bootstrap(db) is None
+    assert sha256(db) == before
