@@ -48,7 +48,7 @@ from shoal.feeds.base import (
     read_file,
 )
 from shoal.model.advisory import Advisory, AffectedPackage, AffectedRange, FeedProblem, FixState
-from shoal.versions import InvalidVersion, scheme_for
+from shoal.versions import MAX_LENGTH, InvalidVersion, scheme_for
 
 _ID = re.compile(
     r"(?:CVE-\d{4}-\d{4,}|XSA-\d+|TALOS-\d{4}-\d+|GHSA(?:-[0-9a-z]{4}){3}"
@@ -56,6 +56,7 @@ _ID = re.compile(
 )
 _CVE_TYPO = re.compile(r"\bCVE[_ ](\d{4}-\d{4,})\b")
 _BRANCH = re.compile(r"v\d+\.\d+|edge")
+_ORIGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _APK = scheme_for("Alpine")
 DEFAULT_BRANCHES = ("v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge")
 
@@ -146,6 +147,8 @@ class AlpineSecdbFeed(Feed[Advisory]):
             try:
                 pkg = Fields.of(Fields.of(item, where).obj.get("pkg"), f"{where}.pkg")
                 origin = pkg.text("name", required=True) or ""
+                if not _ORIGIN.fullmatch(origin):
+                    raise RecordError(f"{where}: {origin[:60]!r} is not an Alpine package name")
                 where = f"{record}:{origin[:100]}"
                 secfixes = pkg.mapping("secfixes")
             except RecordError as e:
@@ -159,6 +162,9 @@ class AlpineSecdbFeed(Feed[Advisory]):
     ) -> Iterator[FeedProblem]:
         if ver == "0":
             return  # never affected on this branch
+        if not ver.strip() or len(ver) > MAX_LENGTH:
+            yield problem(self.name, where, f"fixed version {ver[:60]!r} is empty or too long")
+            return
         if entries is None:  # `VERSION:` with nothing under it
             yield problem(self.name, where, "no ids listed under this fixed version")
             return

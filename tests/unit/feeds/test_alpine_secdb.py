@@ -207,5 +207,5 @@ def test_fuzz_secdb_documents(doc: dict[str, object]) -> None:
         path.write_text(json.dumps(doc))
         for item in AlpineSecdbFeed().parse(path):
             if isinstance(item, Advisory):
-                assert all(x.release == doc["distroversion"] for x in item.affected)
+                assert all(x.release == doc["distroversion"] and x.name for x in item.affected)
                 assert all(x.fixed_versions() != ("0",) for x in item.affected)
