@@ -40,7 +40,7 @@ from pathlib import Path
 from shoal.feeds.base import CVE_RE, Feed, FeedError, decode_text, iter_files, problem, read_file
 from shoal.feeds.debian_releases import release_of
 from shoal.model.advisory import Advisory, AffectedPackage, AffectedRange, FeedProblem, FixState
-from shoal.versions import InvalidVersion, scheme_for
+from shoal.versions import MAX_LENGTH, InvalidVersion, scheme_for
 
 _HEADER = re.compile(
     r"\[(?P<date>\d{1,2} [A-Z][a-z]{2} \d{4})\]\s+(?P<id>D[SL]A-\d+(?:-\d+)?)\s*(?P<title>.*)"
@@ -145,6 +145,9 @@ class DebianListFeed(Feed[Advisory]):
             state = FixState.NOT_FIXED if word == "<unfixed>" else FixState.WONT_FIX
         elif word.startswith("<"):
             yield problem(self.name, record, f"{entry.id}: unknown status {word[:40]!r}")
+            return
+        elif len(word) > MAX_LENGTH:
+            yield problem(self.name, record, f"{entry.id}: version longer than {MAX_LENGTH}")
             return
         else:
             try:

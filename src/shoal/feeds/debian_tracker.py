@@ -43,6 +43,7 @@ from shoal.model.advisory import (
     FixState,
     Rating,
 )
+from shoal.versions import MAX_LENGTH
 
 _ID = re.compile(r"CVE-\d{4}-\d{4,}|TEMP-\d{7}-[0-9A-F]{6}")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]*")
@@ -148,6 +149,8 @@ class DebianTrackerFeed(Feed[Advisory]):
                 return None  # never affected in this release
             if not fixed:
                 raise RecordError(f"{where}: resolved without a fixed_version")
+            if len(fixed) > MAX_LENGTH:
+                raise RecordError(f"{where}: fixed_version longer than {MAX_LENGTH}")
             events = (("introduced", "0"), ("fixed", fixed))
             state = FixState.FIXED
         elif status == "open":
