@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shoal.feeds.alpine_secdb import AlpineSecdbFeed, parse_ids
 from shoal.feeds.base import FeedError, RecordError
 from shoal.model.advisory import Advisory, AffectedPackage, AffectedRange, FeedProblem, FixState
-from tests.unit.feeds.conftest import BUNDLED, TESTDATA
+from tests.unit.feeds.paths import BUNDLED, TESTDATA
 
 SECDB = BUNDLED / "alpine-secdb"
 

@@ -10,7 +10,7 @@ from shoal.feeds.base import FeedError
 from shoal.feeds.debian_dsa import DebianDlaFeed, DebianDsaFeed
 from shoal.feeds.debian_releases import CODENAMES, release_of
 from shoal.model.advisory import Advisory, AffectedPackage, AffectedRange, FeedProblem, FixState
-from tests.unit.feeds.conftest import BUNDLED
+from tests.unit.feeds.paths import BUNDLED
 
 
 def _split(items: list[Advisory | FeedProblem]) -> tuple[dict[str, Advisory], list[FeedProblem]]:

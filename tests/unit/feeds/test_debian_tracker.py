@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from shoal.feeds.base import FeedError
 from shoal.feeds.debian_tracker import DebianTrackerFeed, urgency_rating
 from shoal.model.advisory import Advisory, FeedProblem, FixState, Rating
-from tests.unit.feeds.conftest import TESTDATA
+from tests.unit.feeds.paths import TESTDATA
 
 TRACKER = TESTDATA / "debian_tracker" / "tracker.json"
 

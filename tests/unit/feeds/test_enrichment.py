@@ -17,7 +17,7 @@ from shoal.feeds.epss import EpssFeed
 from shoal.feeds.kev import KevFeed, parse_entry
 from shoal.feeds.nvd import NvdFeed, parse_cve
 from shoal.model.advisory import CveEnrichment, FeedProblem, Rating, Severity
-from tests.unit.feeds.conftest import TESTDATA
+from tests.unit.feeds.paths import TESTDATA
 
 NVD_PAGE = TESTDATA / "nvd" / "nvdcve-2.0-page-0.json"
 EPSS_CSV = TESTDATA / "epss" / "epss_scores-2025-02-20.csv"

@@ -12,7 +12,7 @@ import pytest
 from shoal.feeds import ALL, AlpineSecdbFeed, KevFeed, NvdFeed, OsvPyPIFeed
 from shoal.feeds.base import FeedError, FeedLimits, Fetched, Fingerprint, Unchanged
 from shoal.model.advisory import CveEnrichment
-from tests.unit.feeds.conftest import BUNDLED, TESTDATA
+from tests.unit.feeds.paths import BUNDLED, TESTDATA
 
 KEV_BYTES = (TESTDATA / "kev" / "known_exploited_vulnerabilities.json").read_bytes()
 

@@ -20,7 +20,7 @@ from shoal.feeds.osv import (
     split_ecosystem,
 )
 from shoal.model.advisory import Advisory, FeedProblem, FixState, Rating, Severity
-from tests.unit.feeds.conftest import BUNDLED, TESTDATA
+from tests.unit.feeds.paths import BUNDLED, TESTDATA
 
 PYPI_ZIP = BUNDLED / "osv" / "PyPI-all.zip"
 GO_ZIP = BUNDLED / "osv" / "Go-all.zip"

@@ -7,7 +7,7 @@ import pytest
 
 from shoal.feeds import ALL, FeedError, get_feed
 from shoal.feeds.base import Feed
-from tests.unit.feeds.conftest import BUNDLED
+from tests.unit.feeds.paths import BUNDLED
 
 SPDX_OR_REF = re.compile(r"(CC-BY-4\.0|CC0-1\.0|LicenseRef-[A-Za-z0-9.-]+)")
 
