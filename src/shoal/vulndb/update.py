@@ -14,7 +14,6 @@ changed or removed, so a rescan can re-match only the images that have such a pa
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -64,7 +63,9 @@ class UpdateReport:
     def failed(self) -> list[SourceResult]:
         return [s for s in self.sources if s.status == "failed"]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, keys: bool = True) -> dict[str, Any]:
+        """JSON-ready dict; `keys=False` gives only the number of changed keys (what the
+        DB's bounded run history keeps)."""
         return {
             "db_path": str(self.db_path),
             "started_at": self.started_at,
@@ -72,7 +73,9 @@ class UpdateReport:
             "replaced": self.replaced,
             "data_version": self.data_version,
             "rebuilt": self.rebuilt,
-            "changed_keys": sorted(list(k) for k in self.changed_keys),
+            "changed_keys": sorted(list(k) for k in self.changed_keys)
+            if keys
+            else len(self.changed_keys),
             "changed_cves": len(self.changed_cves),
             "sources": [asdict(s) for s in self.sources],
         }
@@ -118,9 +121,10 @@ def update(
                 wc.discard()  # nothing changed: the live DB stays byte-identical
             else:
                 report.finished_at = _now()
-                run = json.dumps(report.to_json(), separators=(",", ":"), default=str)
                 report.data_version = wc.finish(
-                    built_at=report.finished_at, run_report=run, started_at=report.started_at
+                    built_at=report.finished_at,
+                    started_at=report.started_at,
+                    run_report=report.to_json(keys=False),
                 )
                 wc.commit()
                 report.replaced = True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
 from shoal.vulndb import codec, schema
@@ -345,7 +346,7 @@ class WorkingCopy:
         diff.unchanged = diff.records - diff.added - diff.changed
         diff.changed_cves.update(added, changed, removed)
 
-    def finish(self, *, built_at: str, run_report: str, started_at: str) -> str:
+    def finish(self, *, built_at: str, started_at: str, run_report: dict[str, Any]) -> str:
         """Stamp the data version, built_at and the update run; returns the version."""
         c = self.conn
         with self.transaction():
@@ -361,7 +362,7 @@ class WorkingCopy:
             )
             c.execute(
                 "INSERT INTO update_runs (started_at, finished_at, report) VALUES (?,?,?)",
-                (started_at, built_at, run_report),
+                (started_at, built_at, json.dumps({**run_report, "data_version": version})),
             )
             # Keep a bounded history of runs.
             c.execute("DELETE FROM update_runs WHERE id <= (SELECT max(id) - 100 FROM update_runs)")

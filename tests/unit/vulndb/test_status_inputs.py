@@ -39,6 +39,8 @@ def test_status_reports_sources_counts_and_age(tmp_path: Path) -> None:
     assert st.bundled == []
     assert st.last_run is not None
     assert st.last_run["sources"][0]["added"] == 2
+    assert st.last_run["data_version"] == report.data_version
+    assert st.last_run["changed_keys"] == 2  # the history keeps counts, not the keys
     assert st.to_json()["path"] == str(db)
 
 
