@@ -258,7 +258,8 @@ class WorkingCopy:
                         affected,
                     )
                     diff.changed_keys.update((a[0], a[1]) for a in affected)
-                aliases = {*item.aliases, *item.related} - {item.id}
+                # only true aliases: `related` names a different vulnerability
+                aliases = set(item.aliases) - {item.id}
                 c.executemany(
                     "INSERT OR IGNORE INTO aliases (alias, source, id) VALUES (?,?,?)",
                     [(a, name, item.id) for a in sorted(aliases)],

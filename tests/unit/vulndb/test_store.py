@@ -104,6 +104,16 @@ def test_by_alias_finds_advisories_by_cve_and_ghsa(osv_db: tuple[Path, UpdateRep
         assert db.by_alias("CVE-1999-0000000") == []
 
 
+def test_related_ids_are_not_aliases(osv_db: tuple[Path, UpdateReport]) -> None:
+    """GO-2020-0050 is CVE-2020-15216 and only *related* to CVE-2020-26290: a lookup by
+    the related id must not merge the two vulnerabilities."""
+    with VulnDB.open(osv_db[0]) as db:
+        assert db.by_alias("CVE-2020-15216") == [("osv/Go", "GO-2020-0050")]
+        assert ("osv/Go", "GO-2020-0050") not in db.by_alias("CVE-2020-26290")
+        adv = db.advisories([("osv/Go", "GO-2020-0050")])[("osv/Go", "GO-2020-0050")]
+        assert "CVE-2020-26290" in adv.related
+
+
 def test_unknown_keys_are_left_out(osv_db: tuple[Path, UpdateReport]) -> None:
     with VulnDB.open(osv_db[0]) as db:
         assert db.advisories([("osv/PyPI", "PYSEC-0000-0")]) == {}
