@@ -103,11 +103,11 @@ def test_distro_without_feed_is_one_unknown_not_silence() -> None:
 
 
 def test_debian_without_version_id_uses_the_codename_when_entries_carry_it() -> None:
-    assert releases("Debian", Distro(id="debian", version_codename="trixie")) == {"trixie"}
-    assert releases("Debian", BULLSEYE) == {"11", "bullseye"}
-    assert releases("Alpine", ALPINE_3_11) == {"v3.11"}
-    assert releases("Ubuntu", Distro(id="ubuntu", version_id="22.04")) == {"22.04"}
-    assert releases("Red Hat", Distro(id="rhel", version_id="9.3")) == {"9"}
+    assert releases("Debian", Distro(id="debian", version_codename="trixie")) == frozenset({"trixie"})
+    assert releases("Debian", BULLSEYE) == frozenset({"11", "bullseye"})
+    assert releases("Alpine", ALPINE_3_11) == frozenset({"v3.11"})
+    assert releases("Ubuntu", Distro(id="ubuntu", version_id="22.04")) == frozenset({"22.04"})
+    assert releases("Red Hat", Distro(id="rhel", version_id="9.3")) == frozenset({"9"})
     assert releases("Debian", Distro(id="debian")) is None
 
 
