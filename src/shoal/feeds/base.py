@@ -49,6 +49,14 @@ class FeedError(ShoalError):
     crossed). Bad single records are reported as `FeedProblem`, not raised."""
 
 
+class FeedHttpError(FeedError):
+    """Upstream answered with an HTTP status other than 200/304."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class RecordError(ValueError):
     """One record is malformed; the message is one line. Feeds turn it into a FeedProblem."""
 
@@ -181,7 +189,7 @@ def download(
             if resp.status_code == 304 and prior is not None:
                 return prior
             if resp.status_code != 200:
-                raise FeedError(f"GET {url}: HTTP {resp.status_code}")
+                raise FeedHttpError(f"GET {url}: HTTP {resp.status_code}", status=resp.status_code)
             digest = hashlib.sha256()
             size = 0
             fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)

@@ -15,7 +15,8 @@
 - Rejected CVEs are skipped. A malformed CVE object is a FeedProblem.
 
 `fetch` pages through the API (2,000 CVEs a page) with the rate limit NVD asks for
-(one request per 6 s without an API key). With a prior fingerprint it asks only for
+(one request per 6 s without an API key), backing off and retrying when it answers
+403, 429 or 503. With a prior fingerprint it asks only for
 CVEs modified since the previous fetch (the API allows windows of up to 120 days), so
 `parse` then yields just the changes.
 """
@@ -35,6 +36,7 @@ from shoal.feeds.base import (
     DEFAULT_LIMITS,
     Feed,
     FeedError,
+    FeedHttpError,
     FeedLimits,
     Fetched,
     Fields,
@@ -58,6 +60,7 @@ _METRICS = (
     ("cvssMetricV2", "CVSS_V2"),
 )
 PAGE_SIZE = 2000
+RETRIES = 3
 _MAX_WINDOW = timedelta(days=120)
 
 
@@ -182,7 +185,7 @@ class NvdFeed(Feed[CveEnrichment]):
                 self.sleep(self.page_delay)
             url = str(httpx.URL(self.default_url, params={**params, "startIndex": str(start)}))
             target = dest / f"nvd-{len(files):05d}.json"
-            files.append(download(http, url, target, None, self.limits.download_bytes, headers))
+            files.append(self._download_page(http, url, target, headers))
             page = load_page(target, self.limits.file_bytes)
             total = page[0]
             start += max(page[1], 1)
@@ -192,6 +195,20 @@ class NvdFeed(Feed[CveEnrichment]):
         if "lastModStartDate" in params and total == 0:
             return Unchanged(fp)
         return Fetched(dest, fp)
+
+    def _download_page(
+        self, http: httpx.Client, url: str, target: Path, headers: dict[str, str]
+    ) -> Validator:
+        # NVD answers 403/429/503 when a client goes faster than its rate limit or the
+        # service is busy; back off and retry a few times before giving up
+        for attempt in range(RETRIES + 1):
+            try:
+                return download(http, url, target, None, self.limits.download_bytes, headers)
+            except FeedHttpError as e:
+                if e.status not in (403, 429, 503) or attempt == RETRIES:
+                    raise
+                self.sleep(max(self.page_delay, 1.0) * 2**attempt)
+        raise AssertionError("unreachable")
 
     def parse(self, path: Path) -> Iterator[CveEnrichment | FeedProblem]:
         for f in iter_files(path, (".json",)):

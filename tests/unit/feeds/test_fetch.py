@@ -223,3 +223,23 @@ def test_every_feed_downloads_from_https() -> None:
             continue
         for url, name in cls().downloads():
             assert url.startswith("https://") and name and "/" not in name
+
+
+def test_nvd_backs_off_when_rate_limited(tmp_path: Path) -> None:
+    answers = iter([429, 503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        if status != 200:
+            return httpx.Response(status)
+        return httpx.Response(200, content=_nvd_page(0, 1, ["CVE-2024-0001"]))
+
+    sleeps: list[float] = []
+    feed = NvdFeed(sleep=sleeps.append)
+    got = feed.fetch(httpx.Client(transport=httpx.MockTransport(handler)), tmp_path)
+    assert isinstance(got, Fetched)
+    assert sleeps == [6.0, 12.0]
+
+    always = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(403)))
+    with pytest.raises(FeedError, match="HTTP 403"):
+        NvdFeed(sleep=lambda s: None).fetch(always, tmp_path)
