@@ -116,7 +116,7 @@ def export_bundle(db_path: Path, out: Path) -> BundleInfo:
             with snap.open("rb") as f:
                 tar.addfile(ti, f)
         replace_atomically(part, out)
-    except OSError as e:
+    except (OSError, sqlite3.Error) as e:
         raise VulnDbError(f"cannot write bundle {str(out)!r}: {e}") from e
     finally:
         part.unlink(missing_ok=True)

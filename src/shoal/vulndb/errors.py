@@ -1,8 +1,9 @@
 """Errors of the local vulnerability database.
 
     ShoalError
-    └── VulnDbError              the DB file is missing, unreadable, locked or not shoal's
-        ├── SchemaMismatchError  the DB was written by another schema version
+    └── VulnDbError              the DB file is missing, locked or not shoal's
+        ├── CorruptDbError       the DB file is not readable as SQLite (an update rebuilds it)
+        ├── SchemaMismatchError  the DB was written by another schema version (likewise)
         └── BundleError          an export bundle is corrupt, tampered with or incompatible
 
 Every message is one line naming the file and what to do about it.
@@ -14,6 +15,10 @@ from shoal.errors import ShoalError
 
 
 class VulnDbError(ShoalError):
+    pass
+
+
+class CorruptDbError(VulnDbError):
     pass
 
 

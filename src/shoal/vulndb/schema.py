@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from shoal.vulndb.errors import SchemaMismatchError, VulnDbError
+from shoal.vulndb.errors import CorruptDbError, SchemaMismatchError, VulnDbError
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x5348_4F4C  # "SHOL": tells a shoal DB from any other SQLite file
@@ -126,7 +126,10 @@ def check(conn: sqlite3.Connection, path: Path | str) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as e:
-        raise VulnDbError(f"vulnerability DB {str(path)!r} is unreadable: {e}") from e
+        raise CorruptDbError(
+            f"vulnerability DB {str(path)!r} is unreadable ({e}); "
+            "run `shoal db update` to rebuild it"
+        ) from e
     if app_id != APPLICATION_ID:
         raise VulnDbError(
             f"{str(path)!r} is not a shoal vulnerability DB (application_id {app_id:#x}); "

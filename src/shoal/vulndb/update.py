@@ -15,6 +15,7 @@ changed or removed, so a rescan can re-match only the images that have such a pa
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ import httpx
 from shoal.errors import ShoalError
 from shoal.model.advisory import FeedProblem
 from shoal.vulndb import codec, inputs, resolve
+from shoal.vulndb.errors import VulnDbError
 from shoal.vulndb.resolve import InputResolver, UpdatableFeed
 from shoal.vulndb.writer import SourceDiff, SourceMeta, UpdateLock, WorkingCopy
 
@@ -112,7 +114,10 @@ def update(
             resolver = resolve.bundled()
     report = UpdateReport(db_path=db_path, started_at=_now())
     with UpdateLock(db_path):
-        wc = WorkingCopy(db_path)
+        try:
+            wc = WorkingCopy(db_path)
+        except (OSError, sqlite3.Error) as e:
+            raise VulnDbError(f"cannot prepare an update of {str(db_path)!r}: {e}") from e
         report.rebuilt = wc.rebuilt_from
         try:
             for feed in feeds:
@@ -128,6 +133,10 @@ def update(
                 )
                 wc.commit()
                 report.replaced = True
+        except (OSError, sqlite3.Error) as e:
+            # the working copy itself failed (disk full, I/O error): nothing to keep
+            wc.discard()
+            raise VulnDbError(f"updating {str(db_path)!r} failed, DB unchanged: {e}") from e
         except BaseException:
             wc.discard()
             raise

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
 from shoal.vulndb import codec, schema
-from shoal.vulndb.errors import SchemaMismatchError, VulnDbError
+from shoal.vulndb.errors import CorruptDbError, SchemaMismatchError, VulnDbError
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,11 @@ class UpdateLock:
         self._f: IO[bytes] | None = None
 
     def __enter__(self) -> UpdateLock:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        f = self._path.open("wb")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            f = self._path.open("wb")
+        except OSError as e:
+            raise VulnDbError(f"cannot lock {str(self._path)!r}: {e}") from e
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -139,7 +142,7 @@ class WorkingCopy:
         if not fresh:
             try:
                 schema.check(self.conn, self.db_path)
-            except SchemaMismatchError as e:
+            except (SchemaMismatchError, CorruptDbError) as e:
                 log.warning("rebuilding the vulnerability DB: %s", e)
                 self.rebuilt_from = str(e)
                 self.conn.close()

@@ -369,3 +369,34 @@ def test_bootstrap_builds_from_bundled_data_once(tmp_path: Path) -> None:
     before = sha256(db)
     assert bootstrap(db) is None
     assert sha256(db) == before
+
+
+def test_a_corrupt_db_is_rebuilt(tmp_path: Path, pypi_dir: Path) -> None:
+    db = tmp_path / "vuln.db"
+    db.write_bytes(b"\x00garbage, not SQLite" * 512)
+    with pytest.raises(VulnDbError, match=r"unreadable .*run `shoal db update` to rebuild it"):
+        VulnDB.open(db)
+    report = update(db, [OsvPyPIFeed()], from_path=pypi_dir)
+    assert report.rebuilt is not None and "unreadable" in report.rebuilt
+    with VulnDB.open(db) as vdb:
+        assert len(vdb.affected("PyPI", "django")) == 3
+
+
+def test_a_failing_disk_aborts_cleanly(
+    tmp_path: Path, pypi_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O failure of the working copy itself (here: the final rename) is one clean
+    error, and the previous DB stays."""
+    db = tmp_path / "vuln.db"
+    _build(db, pypi_dir)
+    before = sha256(db)
+    extract_records("PyPI", ["PYSEC-2020-96"], pypi_dir)
+
+    def no_space(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("shoal.vulndb.writer.os.replace", no_space)
+    with pytest.raises(VulnDbError, match=r"DB unchanged: .*No space left on device"):
+        update(db, [OsvPyPIFeed()], from_path=pypi_dir)
+    assert sha256(db) == before
+    assert not (tmp_path / "vuln.db.tmp").exists()
