@@ -170,11 +170,10 @@ class NvdFeed(Feed[CveEnrichment]):
         dest.mkdir(parents=True, exist_ok=True)
         started = self.now()
         params: dict[str, str] = {"resultsPerPage": str(PAGE_SIZE)}
-        if prior is not None and prior.cursor:
-            since = datetime.fromisoformat(prior.cursor)
-            if started - since <= _MAX_WINDOW:
-                params["lastModStartDate"] = since.isoformat(timespec="milliseconds")
-                params["lastModEndDate"] = started.isoformat(timespec="milliseconds")
+        since = _cursor_time(prior.cursor if prior else None)
+        if since is not None and started - since <= _MAX_WINDOW:
+            params["lastModStartDate"] = since.isoformat(timespec="milliseconds")
+            params["lastModEndDate"] = started.isoformat(timespec="milliseconds")
         for old in dest.glob("nvd-*.json"):
             old.unlink()  # pages of an earlier run must not be parsed again
         headers = {"apiKey": self.api_key} if self.api_key else {}
@@ -227,6 +226,17 @@ class NvdFeed(Feed[CveEnrichment]):
                     continue
                 if enr is not None:
                     yield enr
+
+
+def _cursor_time(cursor: str | None) -> datetime | None:
+    """The time a prior fetch started; None (full download) if absent or unreadable."""
+    if not cursor:
+        return None
+    try:
+        t = datetime.fromisoformat(cursor)
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def load_page(path: Path, limit: int) -> tuple[int, int]:

@@ -243,3 +243,20 @@ def test_nvd_backs_off_when_rate_limited(tmp_path: Path) -> None:
     always = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(403)))
     with pytest.raises(FeedError, match="HTTP 403"):
         NvdFeed(sleep=lambda s: None).fetch(always, tmp_path)
+
+
+def test_nvd_unreadable_cursor_means_full_download(tmp_path: Path) -> None:
+    requests: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request.url)
+        return httpx.Response(200, content=_nvd_page(0, 1, ["CVE-2024-0001"]))
+
+    feed = NvdFeed(sleep=lambda s: None)
+    got = feed.fetch(
+        httpx.Client(transport=httpx.MockTransport(handler)),
+        tmp_path,
+        Fingerprint(cursor="yesterday"),
+    )
+    assert isinstance(got, Fetched)
+    assert "lastModStartDate" not in requests[0].params
