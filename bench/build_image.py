@@ -22,6 +22,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.support.images import Entry, OciLayoutBuilder  # noqa: E402
 
+# python3 and build-essential as the issue asks; shfmt is a Go program and
+# libcommons-lang3-java a jar, so the Go and Java catalogers have real work too.
+EXTRA_DEBS = ["python3", "python3-pip", "build-essential", "shfmt", "libcommons-lang3-java"]
 WHEELS = ["django==3.2", "urllib3==1.26.4", "PyYAML==5.3.1", "requests==2.25.1", "Jinja2==2.11.2"]
 
 
@@ -109,6 +112,20 @@ def wheels_layer() -> list[Entry]:
     return out
 
 
+def node_layer() -> list[Entry]:
+    """The npm that Debian's nodejs ships on this machine (its node_modules are real)."""
+    src = Path("/usr/lib/node_modules/npm")
+    out: list[Entry] = []
+    if not src.is_dir():
+        return out
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            out.append(
+                Entry(f"/usr/local/lib/node_modules/npm/{p.relative_to(src)}", p.read_bytes())
+            )
+    return out
+
+
 def build() -> Path:
     WORK.mkdir(exist_ok=True)
     layout = WORK / "layout"
@@ -116,9 +133,9 @@ def build() -> Path:
         return layout
     base, full = WORK / "rootfs-base", WORK / "rootfs-full"
     mmdebstrap(base, [])
-    mmdebstrap(full, ["python3", "python3-pip", "build-essential"])
+    mmdebstrap(full, EXTRA_DEBS)
     l1, l2 = layers_from(base, full)
-    l3 = wheels_layer()
+    l3 = wheels_layer() + node_layer()
     tmp = WORK / "layout.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     b = OciLayoutBuilder(tmp)
@@ -127,8 +144,8 @@ def build() -> Path:
         tag="bookworm-python",
         history=[
             "mmdebstrap --variant=minbase bookworm",
-            "apt-get install python3 python3-pip build-essential",
-            "pip install " + " ".join(WHEELS),
+            "apt-get install " + " ".join(EXTRA_DEBS),
+            "pip install " + " ".join(WHEELS) + " && npm install -g npm",
         ],
     )
     tmp.rename(layout)

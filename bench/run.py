@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.build_image import WORK, build  # noqa: E402
+from bench.build_image import EXTRA_DEBS, build  # noqa: E402
 from tests.support.images import push  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 
@@ -70,7 +70,15 @@ def main() -> None:
             SYFT_CACHE_DIR=str(out / "syft-cache"),
         )
         syft_cmd = [syft, "scan", f"registry:{ref}", "-q", "-o", f"syft-json={out / 'syft.json'}"]
-        shoal_cmd = [str(BIN / "shoal"), "sbom", ref, "-o", "json", "--output", str(out / "shoal.json")]
+        shoal_cmd = [
+            str(BIN / "shoal"),
+            "sbom",
+            ref,
+            "-o",
+            "json",
+            "--output",
+            str(out / "shoal.json"),
+        ]
 
         syft_times, cold_times, warm_times = [], [], []
         for i in range(RUNS):
@@ -79,8 +87,11 @@ def main() -> None:
             senv = dict(env, SHOAL_CACHE__DIR=str(cache))
             cold_times.append(timed(shoal_cmd, senv))
             warm_times.append(timed(shoal_cmd, senv))
-            print(f"run {i + 1}: syft {syft_times[-1]:.2f}s shoal cold {cold_times[-1]:.2f}s "
-                  f"warm {warm_times[-1]:.2f}s", flush=True)
+            print(
+                f"run {i + 1}: syft {syft_times[-1]:.2f}s shoal cold {cold_times[-1]:.2f}s "
+                f"warm {warm_times[-1]:.2f}s",
+                flush=True,
+            )
         s, c, w = (statistics.median(x) for x in (syft_times, cold_times, warm_times))
         sc, hc = syft_counts(out / "syft.json"), shoal_counts(out / "shoal.json")
         write_results(size, s, c, w, sc, hc, syft)
@@ -93,8 +104,14 @@ def write_results(
     size: int, s: float, c: float, w: float, sc: Counter[str], hc: Counter[str], syft: str
 ) -> None:
     syft_version = subprocess.run([syft, "version"], capture_output=True, text=True).stdout
-    sv = next((ln.split(":", 1)[1].strip() for ln in syft_version.splitlines()
-               if ln.startswith("Version")), "?")
+    sv = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in syft_version.splitlines()
+            if ln.startswith("Version")
+        ),
+        "?",
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -103,9 +120,11 @@ def write_results(
         "",
         "## `shoal sbom` vs Syft",
         "",
-        f"Image: Debian bookworm minbase + python3, python3-pip, build-essential (mmdebstrap) + "
-        f"5 real PyPI wheels, 3 layers, {size / 1e6:.0f} MB compressed, in a local "
-        f"Distribution registry on loopback. Syft {sv}. Median of {RUNS} runs.",
+        "Image: Debian bookworm minbase + " + ", ".join(EXTRA_DEBS) + " (mmdebstrap, real "
+        "Debian packages) + 5 real PyPI wheels + the npm tree Debian's nodejs ships, "
+        f"3 layers, {size / 1e6:.0f} MB compressed, in a local Distribution registry on "
+        f"loopback. Syft {sv}. Median of {RUNS} runs; load average at the start "
+        f"{os.getloadavg()[0]:.1f}.",
         "",
         "| run | wall time | ratio to Syft | target |",
         "|---|---|---|---|",
