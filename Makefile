@@ -9,12 +9,12 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 test: bootstrap
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests bench scripts
 	$(PY) -m mypy
 	$(PY) -m pytest -n $${SHOAL_TEST_JOBS:-2} -p no:cacheprovider
 
 lint: bootstrap
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests bench scripts
 	$(PY) -m ruff format --check src tests
 
 typecheck: bootstrap

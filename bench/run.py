@@ -24,9 +24,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.build_image import EXTRA_DEBS, build  # noqa: E402
 from tests.support.images import push  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
+
+from bench.build_image import EXTRA_DEBS, build  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BIN = Path(sys.executable).parent
@@ -34,7 +35,7 @@ BIN = Path(sys.executable).parent
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     dt = time.perf_counter() - t0
     if res.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed: {res.stderr[-2000:]}")
@@ -103,7 +104,9 @@ def main() -> None:
 def write_results(
     size: int, s: float, c: float, w: float, sc: Counter[str], hc: Counter[str], syft: str
 ) -> None:
-    syft_version = subprocess.run([syft, "version"], capture_output=True, text=True).stdout
+    syft_version = subprocess.run(
+        [syft, "version"], capture_output=True, text=True, check=False
+    ).stdout
     sv = next(
         (
             ln.split(":", 1)[1].strip()

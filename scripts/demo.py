@@ -23,12 +23,13 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.images import OciLayoutBuilder, push  # noqa: E402
+from tests.support.registry import start_registry  # noqa: E402
+
 from shoal.config import load_settings  # noqa: E402
 from shoal.export import get_formatter  # noqa: E402
 from shoal.image.analyze import Analyzer  # noqa: E402
 from shoal.image.sources import open_source  # noqa: E402
-from tests.support.images import OciLayoutBuilder, push  # noqa: E402
-from tests.support.registry import start_registry  # noqa: E402
 
 DEMO = ROOT / ".demo"
 console = Console()
