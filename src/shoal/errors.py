@@ -13,6 +13,7 @@
     ├── SourceError              an image source on disk (OCI layout, archives) is unusable
     ├── LayerError               a layer blob cannot be read (bad compression, bad tar)
     ├── CatalogError             a package database is malformed (usually reported as Unknown)
+    ├── FeedError                a feed's input is unusable as a whole (bad records are data)
     └── ExportError              an SBOM could not be written
 
 Bad input inside an image (one malformed package database, say) is reported as data
@@ -82,6 +83,11 @@ class LayerError(ShoalError):
 
 class CatalogError(ShoalError):
     pass
+
+
+class FeedError(ShoalError):
+    """A feed's input is unusable as a whole (download failed, archive corrupt, a limit
+    crossed). Bad single records are reported as `FeedProblem`, not raised."""
 
 
 class ExportError(ShoalError):

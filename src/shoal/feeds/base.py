@@ -37,16 +37,12 @@ import httpx
 import yaml
 import zstandard
 
-from shoal.errors import ShoalError
+from shoal.errors import FeedError
 from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
-
-class FeedError(ShoalError):
-    """A feed's input is unusable as a whole (download failed, archive corrupt, a limit
-    crossed). Bad single records are reported as `FeedProblem`, not raised."""
 
 
 class FeedHttpError(FeedError):
