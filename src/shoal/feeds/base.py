@@ -37,12 +37,11 @@ import httpx
 import yaml
 import zstandard
 
-from shoal.errors import FeedError
+from shoal.errors import FeedError as FeedError  # re-exported: the feeds import it from here
 from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-
 
 
 class FeedHttpError(FeedError):
