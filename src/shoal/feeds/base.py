@@ -37,7 +37,7 @@ import httpx
 import yaml
 import zstandard
 
-from shoal.errors import FeedError as FeedError  # re-exported: the feeds import it from here
+from shoal.errors import FeedError as FeedError  # noqa: PLC0414 - re-exported for the feeds
 from shoal.model.advisory import Advisory, CveEnrichment, FeedProblem
 
 MiB = 1024 * 1024
