@@ -11,12 +11,12 @@ reported, never taken as "not affected".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar, Protocol
 
+from shoal.match.compiled import RangeEvaluator
 from shoal.model.advisory import AffectedPackage
 from shoal.model.package import Package
-from shoal.versions import ranges, scheme_for
+from shoal.versions import scheme_for
 from shoal.versions.base import VersionScheme
 from shoal.versions.semver import SEMVER
 
@@ -68,10 +68,7 @@ def describe_events(events: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{k} {v}" for k, v in events) or "(no events)"
 
 
-@lru_cache(maxsize=1 << 14)
-def _events(events: tuple[tuple[str, str], ...]) -> tuple[ranges.Event, ...]:
-    # Validated once per distinct event list; entries repeat across packages and scans.
-    return ranges.parse_events({k: v} for k, v in events)
+_RANGES = RangeEvaluator()
 
 
 def _scheme(ecosystem: str, range_type: str) -> VersionScheme:
@@ -128,7 +125,7 @@ def evaluate(aff: AffectedPackage, version: str) -> Verdict:
             continue
         evaluable += 1
         try:
-            result = ranges.affected(aff.ecosystem, version, _events(r.events), range_type=r.type)
+            result = _RANGES.affected(aff.ecosystem, r.type, r.events, version)
         except ValueError as e:
             undecided = undecided or f"range {describe_events(r.events)!r}: {e}"
             continue

@@ -54,14 +54,24 @@ class MatchEngine:
                 return m
         return None
 
+    def _lookup(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Sequence[AffectedRow]]:
+        """Rows for every (ecosystem, name), keyed with the ecosystem in lower case. A
+        source that can answer many keys at once (the SQLite DB: batched IN queries)
+        is asked once; any other once per key."""
+        many = getattr(self._source, "affected_many", None)
+        if callable(many):
+            found: dict[tuple[str, str], Sequence[AffectedRow]] = many(sorted(keys))
+            return {(e.lower(), n): rows for (e, n), rows in found.items()}
+        return {(e.lower(), n): self._source.affected(e, n) for e, n in keys}
+
     def match(self, packages: Iterable[Package]) -> MatchResult:
         matches: list[RawMatch] = []
         unknowns: list[MatchUnknown] = []
         undecided: list[tuple[MatchUnknown, tuple[str, str]]] = []
-        rows_cache: dict[tuple[str, str], Sequence[AffectedRow]] = {}
         verdicts: dict[tuple[int, str], Verdict] = {}
         no_feed: dict[str, list[Package]] = {}
 
+        queries: list[tuple[Package, Matcher, Query]] = []
         for pkg in packages:
             matcher = self._matcher(pkg)
             if matcher is None:
@@ -72,10 +82,11 @@ class MatchEngine:
                 # otherwise bury the report under a line for each of its packages.
                 no_feed.setdefault(q.reason, []).append(pkg)
                 continue
-            key = (q.ecosystem, q.name)
-            rows = rows_cache.get(key)
-            if rows is None:
-                rows = rows_cache[key] = self._source.affected(q.ecosystem, q.name)
+            queries.append((pkg, matcher, q))
+
+        rows_by_key = self._lookup({(q.ecosystem, q.name) for _, _, q in queries})
+        for pkg, matcher, q in queries:
+            rows = rows_by_key.get((q.ecosystem.lower(), q.name))
             if not rows:
                 continue
             for row in rows:
