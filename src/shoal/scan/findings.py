@@ -22,16 +22,14 @@ from shoal.model.finding import (
     package_ref,
 )
 from shoal.model.package import Package
-from shoal.versions import scheme_for
+from shoal.versions import ECOSYSTEMS
 
 _OS_SCHEMES = frozenset({"deb", "apk", "rpm"})
+_OS_ECOSYSTEMS = frozenset(e for e, s in ECOSYSTEMS.items() if s.name in _OS_SCHEMES)
 
 
 def _is_distro_entry(ecosystem: str) -> bool:
-    try:
-        return scheme_for(ecosystem).name in _OS_SCHEMES
-    except ValueError:
-        return False
+    return ecosystem.split(":", 1)[0].lower() in _OS_ECOSYSTEMS
 
 
 def vulnerability_ids(adv: Advisory) -> tuple[str, ...]:
@@ -68,11 +66,16 @@ def build_findings(
     """Findings sorted by package then vulnerability."""
     groups: dict[tuple[tuple[str, str, str, str, str | None], str], _Group] = {}
     by_alias: dict[tuple[tuple[str, str, str, str, str | None], str], _Group] = {}
+    vids: dict[tuple[str, str], tuple[str, ...]] = {}
     for m in matches:
-        adv = advisories[(m.row.source, m.row.advisory_id)]
+        akey = (m.row.source, m.row.advisory_id)
+        adv = advisories[akey]
         pk = _pkg_key(m.package)
         all_ids = {adv.id, *adv.aliases}
-        for vuln in vulnerability_ids(adv):
+        ids = vids.get(akey)
+        if ids is None:
+            ids = vids[akey] = vulnerability_ids(adv)
+        for vuln in ids:
             g = groups.get((pk, vuln))
             if g is None and not vuln.startswith("CVE-"):
                 # A non-CVE id: join a group that already knows any of its aliases.
@@ -82,7 +85,7 @@ def build_findings(
                         break
             if g is None:
                 g = groups[(pk, vuln)] = _Group(m.package, vuln)
-            g.ids.update(all_ids if len(vulnerability_ids(adv)) == 1 else {adv.id, vuln})
+            g.ids.update(all_ids if len(ids) == 1 else {adv.id, vuln})
             for i in g.ids:
                 by_alias.setdefault((pk, i), g)
             g.matches.append(m)
