@@ -8,13 +8,11 @@ Exit codes: 0 scan done (and nothing at or above ``--fail-on``), 1 a finding at 
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import platformdirs
 import typer
 from rich.console import Console
 
@@ -22,6 +20,7 @@ from shoal.config import load_settings
 from shoal.errors import ShoalError
 
 if TYPE_CHECKING:
+    from shoal.config import Settings
     from shoal.model.advisory import Rating
     from shoal.model.sbom import Sbom
     from shoal.scan.formats.base import ReportFormatter
@@ -32,14 +31,6 @@ err = Console(stderr=True)
 
 DEFAULT_IGNORE_FILE = ".shoalignore"
 _LOCAL_SOURCES = ("oci-dir:", "oci-archive:", "docker-archive:")
-
-
-def default_db_path() -> Path:
-    """``$SHOAL_DB_PATH``, else ``<user data dir>/shoal/vulndb.sqlite``."""
-    env = os.environ.get("SHOAL_DB_PATH")
-    if env:
-        return Path(env)
-    return Path(platformdirs.user_data_dir("shoal")) / "vulndb.sqlite"
 
 
 class ScanUsageError(ShoalError):
@@ -63,7 +54,10 @@ def scan(
     ] = "table",
     severity: Annotated[
         str | None,
-        typer.Option(help="Only report these severities, e.g. critical,high (and unknown)."),
+        typer.Option(
+            help="Only report these severities, e.g. critical,high (add 'unknown' to keep "
+            "findings nobody has rated yet)."
+        ),
     ] = None,
     ignore_unfixed: Annotated[
         bool, typer.Option("--ignore-unfixed", help="Drop findings without a released fix.")
@@ -91,7 +85,7 @@ def scan(
     ] = None,
     db: Annotated[
         Path | None,
-        typer.Option(help="Vulnerability DB file (default $SHOAL_DB_PATH or the user data dir)."),
+        typer.Option(help="Vulnerability DB file (default: settings vulndb.path)."),
     ] = None,
     username: Annotated[str | None, typer.Option(help="Registry user name.")] = None,
     password_stdin: Annotated[
@@ -127,9 +121,10 @@ def scan(
         options = ScanOptions(
             severities=severities, ignore_unfixed=ignore_unfixed, ignore_rules=rules
         )
-        source = open_db(db or default_db_path())
+        settings = load_settings(config)
+        source = open_db(db or settings.vulndb.path)
         try:
-            sboms = _sboms(image, sbom_file, platform, config, username, password_stdin, insecure)
+            sboms = _sboms(image, sbom_file, platform, settings, username, password_stdin, insecure)
             reports = [scan_sbom(s, source, options) for s in sboms]
         finally:
             close = getattr(source, "close", None)
@@ -169,23 +164,44 @@ def _threshold(text: str | None) -> Rating | None:
 
 
 def open_db(path: Path) -> VulnSource:
-    """The vulnerability DB at `path`; a missing DB is a one-line error telling the user
-    how to get one (`shoal db update`, or `shoal db import BUNDLE` when air-gapped)."""
+    """The vulnerability DB at `path`. The first time there is none, it is built from the
+    feed snapshots bundled with shoal (no network, a few seconds), and the user is told
+    how to get current data; if that fails, a one-line error says how to get a DB."""
     from shoal.vulndb.store import VulnDB
 
     if not path.is_file():
-        raise ScanUsageError(
-            f"no vulnerability DB at {str(path)!r}: run `shoal db update` (or "
-            "`shoal db import BUNDLE` on an air-gapped machine), or pass --db"
-        )
+        _build_from_bundled(path)
     return VulnDB.open(path)
+
+
+def _build_from_bundled(path: Path) -> None:
+    from shoal.feeds import ALL as FEEDS
+    from shoal.vulndb.resolve import bundled_path
+    from shoal.vulndb.update import update
+
+    how = (
+        "run `shoal db update` (or `shoal db import BUNDLE` on an air-gapped machine), or pass --db"
+    )
+    feeds = [cls() for cls in FEEDS if bundled_path(cls.name) is not None]
+    if not feeds:
+        raise ScanUsageError(f"no vulnerability DB at {str(path)!r}: {how}")
+    err.print(
+        f"[yellow]note:[/] no vulnerability DB at {str(path)!r}; building it from the feed "
+        "snapshots bundled with shoal (no network). For current data: `shoal db update`.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    report = update(path, feeds)
+    if not path.is_file():
+        failed = "; ".join(f"{s.name}: {s.error}" for s in report.failed)
+        raise ScanUsageError(f"no vulnerability DB at {str(path)!r} ({failed[:200]}): {how}")
 
 
 def _sboms(
     image: str | None,
     sbom_file: Path | None,
     platform: str | None,
-    config: Path | None,
+    settings: Settings,
     username: str | None,
     password_stdin: bool,
     insecure: bool,
@@ -199,7 +215,6 @@ def _sboms(
     from shoal.image.analyze import Analyzer
     from shoal.image.sources import open_source
 
-    settings = load_settings(config)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and not username:
         raise ScanUsageError("--password-stdin needs --username")

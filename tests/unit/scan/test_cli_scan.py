@@ -124,10 +124,23 @@ def test_usage_errors_are_one_line_exit_2(real_db: Path, args: list[str], messag
     assert err.count("\n") == 1
 
 
-def test_missing_db_says_how_to_get_one(tmp_path: Path) -> None:
-    code, _, err = scan("--sbom", str(SYFT_CDX), "--db", str(tmp_path / "none.db"))
-    assert code == 2
-    assert "run `shoal db update`" in err
+def test_missing_db_is_built_from_the_bundled_feeds_offline(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "vuln.db"
+    code, out, err = scan("--sbom", str(SYFT_CDX), "--db", str(db), "--offline", "-o", "json")
+    assert code == 0, err
+    assert "building it from the feed snapshots bundled with shoal (no network)" in err
+    assert db.is_file()
+    doc = json.loads(out)
+    assert len(doc["findings"]) == 29  # the bundled OSV PyPI snapshot, as with the real DB
+    code, _, err = scan("--sbom", str(SYFT_CDX), "--db", str(db), "-o", "json")
+    assert code == 0 and "building" not in err  # built once
+
+
+def test_unusable_db_is_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "vuln.db"
+    bad.write_bytes(b"this is not sqlite")
+    code, _, err = scan("--sbom", str(SYFT_CDX), "--db", str(bad))
+    assert code == 2 and err.count("\n") == 1 and str(bad) in err
 
 
 def test_offline_refuses_registry_references(real_db: Path) -> None:
