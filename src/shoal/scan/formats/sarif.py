@@ -117,7 +117,6 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                     "driver": {
                         "name": "shoal",
                         "version": __version__,
-                        "informationUri": "https://github.com/shoal-scanner/shoal",
                         "rules": rules,
                     }
                 },
