@@ -55,7 +55,7 @@ CREATE TABLE advisories (
     severities TEXT,
     cwes       TEXT,
     PRIMARY KEY (source, id)
-) WITHOUT ROWID;
+);  -- a rowid table: its rows (details, references) are too big to cluster well
 
 CREATE TABLE affected (
     ecosystem      TEXT NOT NULL,    -- lower case: the lookup key
