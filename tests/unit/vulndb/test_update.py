@@ -400,3 +400,35 @@ def test_a_failing_disk_aborts_cleanly(
         update(db, [OsvPyPIFeed()], from_path=pypi_dir)
     assert sha256(db) == before
     assert not (tmp_path / "vuln.db.tmp").exists()
+
+
+def test_an_open_reader_keeps_its_snapshot_across_an_update(tmp_path: Path, pypi_dir: Path) -> None:
+    """Updates rename a new file into place, so a scan that opened the DB before keeps
+    reading consistent data, and the next open sees the new data."""
+    db = tmp_path / "vuln.db"
+    _build(db, pypi_dir)
+    with VulnDB.open(db) as before:
+        old_version = before.version
+        extract_records("PyPI", ["PYSEC-2020-96"], pypi_dir)
+        (pypi_dir / "PYSEC-2007-1.json").unlink()
+        update(db, [OsvPyPIFeed()], from_path=pypi_dir)
+        assert before.version == old_version
+        assert before.affected("PyPI", "pyyaml") == ()
+        assert len(before.affected("PyPI", "django")) == 3
+        assert before.advisories([("osv/PyPI", "PYSEC-2007-1")])
+    with VulnDB.open(db) as after:
+        assert after.version != old_version
+        assert [r.advisory_id for r in after.affected("PyPI", "pyyaml")] == ["PYSEC-2020-96"]
+        assert len(after.affected("PyPI", "django")) == 2
+
+
+def test_lookups_from_many_threads_agree(tmp_path: Path, pypi_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = tmp_path / "vuln.db"
+    _build(db, pypi_dir)
+    names = ["django", "urllib3", "nothing"] * 200
+    with VulnDB.open(db) as vdb, ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda n: len(vdb.affected("PyPI", n)), names))
+        many = list(pool.map(lambda n: len(vdb.affected_many([("PyPI", n)])[("pypi", n)]), names))
+    assert got == many == [3, 1, 0] * 200
