@@ -54,8 +54,10 @@ class _Group:
         self.advisories: list[Advisory] = []
 
 
-def _pkg_key(pkg: Package) -> tuple[str, str, str, str, str | None]:
-    return (*pkg.key, pkg.layer)
+def _pkg_key(pkg: Package) -> tuple[str, str, str, str]:
+    # The package's identity (what its purl says), not where it was found: the same
+    # django 3.2 installed twice is one finding, so finding ids stay unique.
+    return pkg.key
 
 
 def build_findings(
@@ -64,8 +66,8 @@ def build_findings(
     enrichment: Mapping[str, CveEnrichment],
 ) -> list[Finding]:
     """Findings sorted by package then vulnerability."""
-    groups: dict[tuple[tuple[str, str, str, str, str | None], str], _Group] = {}
-    by_alias: dict[tuple[tuple[str, str, str, str, str | None], str], _Group] = {}
+    groups: dict[tuple[tuple[str, str, str, str], str], _Group] = {}
+    by_alias: dict[tuple[tuple[str, str, str, str], str], _Group] = {}
     vids: dict[tuple[str, str], tuple[str, ...]] = {}
     for m in matches:
         akey = (m.row.source, m.row.advisory_id)

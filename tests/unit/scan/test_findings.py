@@ -167,3 +167,19 @@ def test_description_references_published_come_from_the_advisories() -> None:
     assert f.description.startswith("An attacker may cause an HTTP/2 endpoint")
     assert "https://go.dev/issue/65051" in f.references
     assert f.ids == ("CVE-2023-45288", "GHSA-4v7x-pqxf-cx7m", "GO-2024-2687")
+
+
+def test_same_package_found_twice_is_one_finding() -> None:
+    import dataclasses as dc
+
+    from shoal.model.package import Location
+
+    a = dc.replace(
+        py("pyyaml", "5.3.1"), locations=(Location("/venv1/METADATA"),), layer="sha256:a"
+    )
+    b = dc.replace(
+        py("pyyaml", "5.3.1"), locations=(Location("/venv2/METADATA"),), layer="sha256:b"
+    )
+    fs = findings([a, b], MemoryVulnSource(advisories(["osv-pypi/PYSEC-2021-142"])))
+    assert [f.vulnerability for f in fs] == ["CVE-2020-14343"]
+    assert len(fs[0].matched_by) == 1  # the same detail, once

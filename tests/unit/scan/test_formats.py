@@ -206,3 +206,31 @@ def test_unknown_format() -> None:
         match=r"^unknown scan output format 'xml': expected one of table, json, sarif, cyclonedx-json$",
     ):
         get_report_formatter("xml")
+
+
+def test_json_with_undecided_matches_and_catalog_unknowns() -> None:
+    import dataclasses
+
+    from shoal.model.package import Unknown
+
+    sbom = read_sbom(SYFT_CDX)
+    odd = [
+        dataclasses.replace(p, version="1" + ".0" * 600) if p.name == "pyyaml" else p
+        for p in sbom.packages
+    ]
+    sbom = dataclasses.replace(
+        sbom,
+        packages=tuple(odd),
+        unknowns=(
+            Unknown(path="/usr/lib/x/METADATA", cataloger="python/dist-info", reason="line 3: bad"),
+        ),
+    )
+    rep = scan_sbom(sbom, source(), ScanOptions(today=TODAY))
+    doc = to_json(rep, NOW)
+    jsonschema.Draft202012Validator(scan_schema()).validate(doc)
+    (u,) = doc["unknowns"]
+    assert (u["source"], u["advisoryID"]) == ("osv/PyPI", "PYSEC-2021-142")
+    assert u["purl"].startswith("pkg:pypi/pyyaml@1.0.0.0")
+    assert doc["catalogUnknowns"][0]["reason"] == "line 3: bad"
+    assert doc["summary"]["unknowns"] == 1
+    jsonschema.Draft4Validator(sarif_schema()).validate(to_sarif(rep))
