@@ -267,6 +267,12 @@ class WorkingCopy:
                     "INSERT OR IGNORE INTO aliases (alias, source, id) VALUES (?,?,?)",
                     [(a, name, item.id) for a in sorted(aliases)],
                 )
+            if old and not seen:
+                # An empty or truncated download must not wipe a source: refuse it.
+                raise VulnDbError(
+                    f"source {name!r} yielded no advisories (it had {len(old)}); "
+                    "kept the previous data"
+                )
             for adv_id in old.keys() - seen:
                 diff.removed += 1
                 diff.changed_keys.update(self._keys_of(name, adv_id))
@@ -304,11 +310,22 @@ class WorkingCopy:
                         diff.problem(
                             FeedProblem(meta.name, item.id, "advisory in an enrichment feed")
                         )
+                if diff.records == 0 and self._has_enrichment(cols):
+                    raise VulnDbError(
+                        f"source {meta.name!r} yielded no records; kept the previous data"
+                    )
                 self._merge_enrichment(cols, diff)
             finally:
                 c.execute("DROP TABLE temp.new_enr")
             self._write_source(meta, diff)
         return diff
+
+    def _has_enrichment(self, cols: tuple[str, ...]) -> bool:
+        where = " OR ".join(f"{k} IS NOT NULL" for k in cols)
+        return (
+            self.conn.execute(f"SELECT 1 FROM enrichment WHERE {where} LIMIT 1").fetchone()
+            is not None
+        )
 
     def _merge_enrichment(self, cols: tuple[str, ...], diff: SourceDiff) -> None:
         c = self.conn

@@ -332,6 +332,16 @@ def test_enrichment_sources_own_their_columns(tmp_path: Path) -> None:
     assert got["CVE-2021-3281"].nvd_severities == _NVD.nvd_severities
     assert got["CVE-2021-44228"].kev and got["CVE-2021-44228"].epss_score == 0.9
 
+    # an EPSS file with no rows is refused rather than erasing every score
+    r = update(
+        db,
+        [_Enrichment("epss", [], version=3)],
+        resolver=lambda feed, prior: resolve.FeedInput(tmp_path, "path", "test"),
+    )
+    assert r.sources[0].status == "failed" and "yielded no records" in (r.sources[0].error or "")
+    with VulnDB.open(db) as vdb:
+        assert vdb.enrichment(["CVE-2021-44228"])["CVE-2021-44228"].epss_score == 0.9
+
 
 def test_bundled_data_is_found_for_every_bundled_feed() -> None:
     """The layout shoal ships (shoal/data/feeds): osv/<Eco>-all.zip, alpine-secdb/,
@@ -432,3 +442,18 @@ def test_lookups_from_many_threads_agree(tmp_path: Path, pypi_dir: Path) -> None
         got = list(pool.map(lambda n: len(vdb.affected("PyPI", n)), names))
         many = list(pool.map(lambda n: len(vdb.affected_many([("PyPI", n)])[("pypi", n)]), names))
     assert got == many == [3, 1, 0] * 200
+
+
+def test_an_input_that_yields_nothing_never_wipes_a_source(tmp_path: Path, pypi_dir: Path) -> None:
+    db = tmp_path / "vuln.db"
+    _build(db, pypi_dir)
+    before = sha256(db)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.txt").write_text("an upstream mirror that lost its files")
+    report = update(db, [OsvPyPIFeed()], from_path=empty)
+    assert report.sources[0].status == "failed"
+    assert report.sources[0].error == (
+        "source 'osv/PyPI' yielded no advisories (it had 4); kept the previous data"
+    )
+    assert sha256(db) == before
