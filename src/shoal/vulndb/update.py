@@ -180,7 +180,12 @@ def _update_source(
             license=feed.license,
         )
         items = feed.parse(found.path)
-        if name.split("/", 1)[0].lower() in codec.ENRICHMENT_GROUPS:
+        # shoal.feeds marks enrichment feeds with kind = "enrichment"; the name decides
+        # for feeds that do not say
+        kind = getattr(feed, "kind", None)
+        if kind == "enrichment" or (
+            kind is None and name.split("/", 1)[0].lower() in codec.ENRICHMENT_GROUPS
+        ):
             diff = wc.apply_enrichment(meta, items)
         else:
             diff = wc.apply_advisories(meta, items)
