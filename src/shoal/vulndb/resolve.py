@@ -162,7 +162,7 @@ def bundled(root: Path | None = None) -> InputResolver:
         if path is None:
             raise VulnDbError(
                 f"shoal bundles no data for source {feed.name!r}; "
-                "use --from PATH, or turn on online updates (SHOAL_VULNDB__ONLINE=1)"
+                "use --from PATH, or --online (setting SHOAL_VULNDB__ONLINE=1)"
             )
         return FeedInput(
             path,
