@@ -56,6 +56,7 @@ CREATE TABLE advisories (
     cwes       TEXT,
     PRIMARY KEY (source, id)
 );  -- a rowid table: its rows (details, references) are too big to cluster well
+CREATE INDEX advisories_by_id ON advisories (id);  -- by_alias: "CVE-x" is also an id
 
 CREATE TABLE affected (
     ecosystem      TEXT NOT NULL,    -- lower case: the lookup key
