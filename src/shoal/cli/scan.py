@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shoal.config import load_settings
 from shoal.errors import ShoalError
@@ -133,13 +134,13 @@ def scan(
         _write(reports, formatter, output)
         failed = threshold is not None and any(r.fails(threshold) for r in reports)
     except (ShoalError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     for r in reports:
         for rule in r.expired_rules:
             err.print(
-                f"[yellow]warning:[/] ignore rule {rule.id} ({rule.origin}) expired on "
-                f"{rule.expires}; it no longer applies",
+                f"[yellow]warning:[/] ignore rule {escape(rule.id)} ({escape(rule.origin)}) "
+                f"expired on {rule.expires}; it no longer applies",
                 highlight=False,
             )
     if failed:
@@ -186,7 +187,7 @@ def _build_from_bundled(path: Path) -> None:
     if not feeds:
         raise ScanUsageError(f"no vulnerability DB at {str(path)!r}: {how}")
     err.print(
-        f"[yellow]note:[/] no vulnerability DB at {str(path)!r}; building it from the feed "
+        f"[yellow]note:[/] no vulnerability DB at {escape(str(path))!r}; building it from the feed "
         "snapshots bundled with shoal (no network). For current data: `shoal db update`.",
         highlight=False,
         soft_wrap=True,

@@ -154,3 +154,11 @@ def test_malformed_sbom_is_one_line(real_db: Path, tmp_path: Path) -> None:
     bad.write_text('{"bomFormat": "CycloneDX", "components": [')
     code, _, err = scan("--sbom", str(bad), "--db", str(real_db))
     assert code == 2 and err.count("\n") == 1 and "not JSON (line 1" in err
+
+
+def test_error_text_is_not_taken_for_markup(real_db: Path, tmp_path: Path) -> None:
+    ignore = tmp_path / "ign"
+    ignore.write_text("CVE-1 [bold]x\n")
+    code, _, err = scan("--sbom", str(SYFT_CDX), "--db", str(real_db), "--ignore-file", str(ignore))
+    assert code == 2
+    assert "unexpected '[bold]x'" in err

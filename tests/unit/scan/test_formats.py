@@ -234,3 +234,20 @@ def test_json_with_undecided_matches_and_catalog_unknowns() -> None:
     assert doc["catalogUnknowns"][0]["reason"] == "line 3: bad"
     assert doc["summary"]["unknowns"] == 1
     jsonschema.Draft4Validator(sarif_schema()).validate(to_sarif(rep))
+
+
+def test_table_prints_markup_in_names_literally() -> None:
+    import dataclasses
+
+    sbom = read_sbom(SYFT_CDX)
+    image = dataclasses.replace(sbom.image, reference="reg/[red]app:1")
+    rep = scan_sbom(dataclasses.replace(sbom, image=image), source(), ScanOptions(today=TODAY))
+    buf = io.BytesIO()
+    TableFormatter(width=160, color=False).write(rep, buf)
+    assert "reg/[red]app:1" in buf.getvalue().decode()
+    empty = scan_sbom(
+        dataclasses.replace(sbom, image=image), source(), ScanOptions(severities=frozenset())
+    )
+    buf = io.BytesIO()
+    TableFormatter(color=False).write(empty, buf)
+    assert buf.getvalue().decode().startswith("No vulnerabilities found in reg/[red]app:1.")

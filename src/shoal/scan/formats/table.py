@@ -30,7 +30,9 @@ def _fix(f: Finding) -> str:
 
 
 def build_table(report: ScanReport) -> Table:
-    table = Table(title=f"{report.sbom.image.reference}", show_lines=False, expand=False)
+    # Every cell is a Text: names and versions come from the image and must never be
+    # read as rich markup ("[red]" in a package name stays literal).
+    table = Table(title=Text(report.sbom.image.reference), show_lines=False, expand=False)
     table.add_column("Package", overflow="fold")
     for col in ("Installed", "Vulnerability", "Severity"):
         table.add_column(col, no_wrap=True)  # ids and versions are unreadable when folded
@@ -47,12 +49,12 @@ def build_table(report: ScanReport) -> Table:
                 sev.append(" KEV", style="bold red")
             layer = (f.package.layer or "")[7:19]
             table.add_row(
-                f"{name} ({ptype})" if i == 0 else "",
-                version if i == 0 else "",
-                f.vulnerability,
+                Text(f"{name} ({ptype})" if i == 0 else ""),
+                Text(version if i == 0 else ""),
+                Text(f.vulnerability),
                 sev,
-                _fix(f),
-                layer if i == 0 else "",
+                Text(_fix(f)),
+                Text(layer if i == 0 else ""),
                 end_section=i == len(fs) - 1,
             )
     return table
@@ -106,7 +108,7 @@ class TableFormatter:
         if report.findings:
             console.print(build_table(report))
         else:
-            console.print(f"No vulnerabilities found in {report.sbom.image.reference}.")
+            console.print(Text(f"No vulnerabilities found in {report.sbom.image.reference}."))
         console.print(totals_line(report))
         for r in report.expired_rules:
             console.print(
@@ -118,4 +120,4 @@ class TableFormatter:
             who = f"{u.package.name} {u.package.version}: " if u.package else ""
             console.print(Text(f"undecided: {who}{u.reason}", style="magenta"))
         if len(report.unknowns) > 20:
-            console.print(f"... and {len(report.unknowns) - 20} more undecided (see -o json)")
+            console.print(Text(f"... and {len(report.unknowns) - 20} more undecided (see -o json)"))
