@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from shoal.feeds.debian_releases import release_of
 from shoal.match.base import NoQuery, Query
 from shoal.model.package import Distro, Package, PackageType
 
@@ -55,7 +56,12 @@ def releases(ecosystem: str, distro: Distro) -> frozenset[str] | None:
         if vid:
             names.add(_major(vid))
         if distro.version_codename:
+            # testing and sid images often have a codename but no VERSION_ID; feeds
+            # name releases by number ("13") or by codename
             names.add(distro.version_codename)
+            number = release_of(distro.version_codename)
+            if number:
+                names.add(number)
     elif ecosystem == "Ubuntu":
         if vid:
             names.add(vid)

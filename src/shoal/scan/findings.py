@@ -154,21 +154,19 @@ def _advisory_rank(a: Advisory) -> tuple[int, str, str]:
 
 
 def _fix(matches: Sequence[RawMatch]) -> tuple[FixState, tuple[str, ...]]:
-    """Fixed when any matched entry names a fix above the installed version; otherwise
-    what the feed says (won't fix beats not fixed); an entry that closes no range above
-    the installed version means no fix has been released."""
+    """Fixed, with the versions, when any matched entry names a fix above the installed
+    version. Otherwise what the feeds say: won't fix, then not fixed, then fixed without a
+    usable version (a fix only in a GIT range, or after a ``last_affected``), then
+    unknown (Debian's "undetermined")."""
     fixed: list[str] = []
     for m in matches:
         fixed += [v for v in m.fixed if v not in fixed]
     if fixed:
         return FixState.FIXED, tuple(fixed)
     states = {m.row.affected.fix_state for m in matches}
-    if FixState.WONT_FIX in states:
-        return FixState.WONT_FIX, ()
-    if FixState.NOT_FIXED in states:
-        return FixState.NOT_FIXED, ()
-    if all(m.row.affected.ranges or m.row.affected.versions for m in matches):
-        return FixState.NOT_FIXED, ()
+    for state in (FixState.WONT_FIX, FixState.NOT_FIXED, FixState.FIXED):
+        if state in states:
+            return state, ()
     return FixState.UNKNOWN, ()
 
 

@@ -103,9 +103,8 @@ def test_distro_without_feed_is_one_unknown_not_silence() -> None:
 
 
 def test_debian_without_version_id_uses_the_codename_when_entries_carry_it() -> None:
-    assert releases("Debian", Distro(id="debian", version_codename="trixie")) == frozenset(
-        {"trixie"}
-    )
+    trixie = Distro(id="debian", version_codename="trixie")
+    assert releases("Debian", trixie) == frozenset({"trixie", "13"})
     assert releases("Debian", BULLSEYE) == frozenset({"11", "bullseye"})
     assert releases("Alpine", ALPINE_3_11) == frozenset({"v3.11"})
     assert releases("Ubuntu", Distro(id="ubuntu", version_id="22.04")) == frozenset({"22.04"})

@@ -183,3 +183,15 @@ def test_same_package_found_twice_is_one_finding() -> None:
     fs = findings([a, b], MemoryVulnSource(advisories(["osv-pypi/PYSEC-2021-142"])))
     assert [f.vulnerability for f in fs] == ["CVE-2020-14343"]
     assert len(fs[0].matched_by) == 1  # the same detail, once
+
+
+def test_undetermined_stays_unknown_and_open_stays_not_fixed() -> None:
+    (dsa,) = load("debian-dsa/DSA-5139-1")
+    entry = dsa.affected[1]
+    open_range = (dataclasses.replace(entry.ranges[0], events=(("introduced", "0"),)),)
+    for state in (FixState.UNKNOWN, FixState.NOT_FIXED):
+        adv = dataclasses.replace(
+            dsa, affected=(dataclasses.replace(entry, ranges=open_range, fix_state=state),)
+        )
+        (f,) = findings([deb("openssl", "1.1.1n-0+deb11u9")], MemoryVulnSource([adv]))
+        assert (f.fix_state, f.fixed_versions) == (state, ())
