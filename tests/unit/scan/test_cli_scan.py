@@ -162,3 +162,20 @@ def test_error_text_is_not_taken_for_markup(real_db: Path, tmp_path: Path) -> No
     code, _, err = scan("--sbom", str(SYFT_CDX), "--db", str(real_db), "--ignore-file", str(ignore))
     assert code == 2
     assert "unexpected '[bold]x'" in err
+
+
+def test_offline_scan_of_a_local_oci_layout(real_db: Path, tmp_path: Path) -> None:
+    from tests.support.images import OciLayoutBuilder
+    from tests.unit.scan.conftest import TESTDATA
+
+    root = TESTDATA / "image"
+    files = {"/" + str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    layout = OciLayoutBuilder(tmp_path / "layout")
+    layout.add_image([files], tag="v1")
+    code, out, err = scan(
+        f"oci-dir:{layout.path}:v1", "--offline", "--db", str(real_db), "-o", "json"
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["summary"]["findings"] == 29
+    assert doc["target"]["distro"]["codename"] == "bookworm"
