@@ -11,7 +11,7 @@ from shoal.match.distro import ApkMatcher, DpkgMatcher, RpmMatcher
 from shoal.match.engine import MatchEngine, MatchResult, RawMatch
 from shoal.match.language import LanguageMatcher
 
-ALL: tuple[Matcher, ...] = (DpkgMatcher(), ApkMatcher(), RpmMatcher(), LanguageMatcher())
-"""Every matcher; each package is handled by the first that applies."""
+ALL: tuple[type[Matcher], ...] = (DpkgMatcher, ApkMatcher, RpmMatcher, LanguageMatcher)
+"""Every matcher, explicitly; each package is handled by the first that applies."""
 
 __all__ = ["ALL", "MatchEngine", "MatchResult", "Matcher", "RawMatch"]

@@ -44,7 +44,7 @@ class MatchEngine:
         if matchers is None:
             from shoal.match import ALL
 
-            matchers = ALL
+            matchers = tuple(cls() for cls in ALL)
         self._source = source
         self._matchers = tuple(matchers)
 

@@ -251,3 +251,14 @@ def test_table_prints_markup_in_names_literally() -> None:
     buf = io.BytesIO()
     TableFormatter(color=False).write(empty, buf)
     assert buf.getvalue().decode().startswith("No vulnerabilities found in reg/[red]app:1.")
+
+
+def test_empty_report_is_valid_in_every_machine_format() -> None:
+    rep = scan_sbom(read_sbom(SYFT_CDX), source(), ScanOptions(severities=frozenset(), today=TODAY))
+    jsonschema.Draft202012Validator(scan_schema()).validate(to_json(rep, NOW))
+    sarif = to_sarif(rep)
+    jsonschema.Draft4Validator(sarif_schema()).validate(sarif)
+    assert sarif["runs"][0]["results"] == []
+    doc = CycloneDxVexFormatter().to_document(rep)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(doc)) is None
+    assert doc["vulnerabilities"] == []
