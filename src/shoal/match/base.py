@@ -30,6 +30,15 @@ class Query:
     version: str  # version to evaluate, in the ecosystem's scheme
     releases: frozenset[str] | None = None  # entries with these releases (or "") apply;
     # None: only entries without a release apply (language ecosystems)
+    release_prefixes: tuple[str, ...] = ()  # ... and releases starting with one of these
+    also: tuple[str, ...] = ()  # further names to look up (rpm: the binary name)
+
+    def release_applies(self, release: str) -> bool:
+        if self.releases is None:
+            return not release
+        return release in self.releases or (
+            bool(self.release_prefixes) and release.startswith(self.release_prefixes)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,10 @@ _RPM = {
     "mariner": "Azure Linux",
 }
 _ROLLING = frozenset({"Wolfi", "Chainguard"})  # no releases: every entry applies
+# Ecosystems whose OSV release names are product strings that os-release cannot be
+# mapped to yet ("SUSE:Linux Enterprise Server 15 SP5", "openEuler:22.03-LTS-SP1"):
+# reported as not looked up rather than silently never matching.
+_UNMAPPED = frozenset({"SUSE", "openSUSE", "openEuler"})
 
 _SRPM = re.compile(r"^(?P<name>.+)-[^-]+-[^-]+\.(?:no)?src\.rpm$")
 
@@ -75,7 +79,16 @@ def releases(ecosystem: str, distro: Distro) -> frozenset[str] | None:
             names.add("edge")
     elif vid:
         names.add(_major(vid))
+        names.add(vid)  # "Photon OS:5.0", "Azure Linux:3.0"
     return frozenset(names) if names else None
+
+
+def release_prefixes(ecosystem: str, distro: Distro) -> tuple[str, ...]:
+    """Red Hat's OSV releases name a product stream, ``enterprise_linux:9::appstream``:
+    every stream of the image's major release applies."""
+    if ecosystem == "Red Hat" and distro.version_id:
+        return (f"enterprise_linux:{_major(distro.version_id)}:",)
+    return ()
 
 
 class _DistroMatcher:
@@ -94,6 +107,8 @@ class _DistroMatcher:
         ecosystem = self._ecosystems.get(distro.id)
         if ecosystem is None:
             return NoQuery(f"no advisory feed for distribution {distro.id!r}")
+        if ecosystem in _UNMAPPED:
+            return NoQuery(f"{ecosystem} release names are not mapped from os-release yet")
         rel = releases(ecosystem, distro)
         if rel is None:
             return NoQuery(
@@ -103,7 +118,17 @@ class _DistroMatcher:
         name, version = self.source(pkg)
         if not name or not version:
             return NoQuery("package without a name or version")
-        return Query(ecosystem=ecosystem, name=name, version=version, releases=rel | {""})
+        return Query(
+            ecosystem=ecosystem,
+            name=name,
+            version=version,
+            releases=rel | {""},
+            release_prefixes=release_prefixes(ecosystem, distro),
+            also=self.also(pkg, name),
+        )
+
+    def also(self, pkg: Package, name: str) -> tuple[str, ...]:
+        return ()
 
     def source(self, pkg: Package) -> tuple[str, str]:
         return pkg.source_name or pkg.name, pkg.source_version or pkg.version
@@ -130,8 +155,9 @@ class ApkMatcher(_DistroMatcher):
 
 
 class RpmMatcher(_DistroMatcher):
-    """Red Hat family and SUSE: source rpm name, the binary's epoch:version-release
-    (a binary rpm carries its source rpm's EVR)."""
+    """Red Hat family: the source rpm name and the binary name (Red Hat's and its
+    rebuilds' advisories list binary packages), the binary's epoch:version-release (a
+    binary rpm carries its source rpm's EVR)."""
 
     name = "distro/rpm"
     _type = PackageType.RPM
@@ -143,3 +169,6 @@ class RpmMatcher(_DistroMatcher):
             m = _SRPM.match(pkg.meta("sourcerpm") or "")
             name = m.group("name") if m else pkg.name
         return name, pkg.version
+
+    def also(self, pkg: Package, name: str) -> tuple[str, ...]:
+        return (pkg.name,) if pkg.name != name else ()

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shoal.match.base import Affected, Matcher, NoQuery, Query, Undecided, Verdict, evaluate
-from shoal.model.advisory import Advisory, AffectedPackage
+from shoal.model.advisory import Advisory
 from shoal.model.finding import MatchDetail, MatchUnknown
 from shoal.model.package import Package
 from shoal.vulndb.protocol import AffectedRow, VulnSource
@@ -84,14 +84,23 @@ class MatchEngine:
                 continue
             queries.append((pkg, matcher, q))
 
-        rows_by_key = self._lookup({(q.ecosystem, q.name) for _, _, q in queries})
+        rows_by_key = self._lookup(
+            {(q.ecosystem, n) for _, _, q in queries for n in (q.name, *q.also)}
+        )
         for pkg, matcher, q in queries:
-            rows = rows_by_key.get((q.ecosystem.lower(), q.name))
-            if not rows:
-                continue
+            rows = rows_by_key.get((q.ecosystem.lower(), q.name), ())
+            if q.also:
+                seen = {id(r.affected) for r in rows}
+                extra = [
+                    r
+                    for n in q.also
+                    for r in rows_by_key.get((q.ecosystem.lower(), n), ())
+                    if id(r.affected) not in seen
+                ]
+                rows = (*rows, *extra)
             for row in rows:
                 aff = row.affected
-                if not _release_applies(aff, q):
+                if not q.release_applies(aff.release):
                     continue
                 vkey = (id(aff), q.version)
                 if vkey in verdicts:
@@ -131,17 +140,11 @@ class MatchEngine:
         )
 
 
-def _release_applies(aff: AffectedPackage, q: Query) -> bool:
-    if q.releases is None:
-        return not aff.release
-    return aff.release in q.releases
-
-
 def _raw(matcher: Matcher, pkg: Package, q: Query, row: AffectedRow, v: Affected) -> RawMatch:
     detail = MatchDetail(
         matcher=matcher.name,
         ecosystem=q.ecosystem,
-        name=q.name,
+        name=row.affected.name,
         release=row.affected.release,
         version=q.version,
         source=row.source,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from shoal.match.distro import ApkMatcher, DpkgMatcher, RpmMatcher, releases
 from shoal.match.engine import MatchEngine
+from shoal.model.advisory import Advisory, AffectedPackage, AffectedRange, FixState
 from shoal.model.package import Distro, Package, PackageType
+from shoal.vulndb.protocol import MemoryVulnSource
 from tests.unit.match.mini_db import mini_db
 from tests.unit.match.pkgs import ALPINE_3_11, BOOKWORM, BULLSEYE, BUSTER, apk, deb
 
@@ -108,7 +112,7 @@ def test_debian_without_version_id_uses_the_codename_when_entries_carry_it() -> 
     assert releases("Debian", BULLSEYE) == frozenset({"11", "bullseye"})
     assert releases("Alpine", ALPINE_3_11) == frozenset({"v3.11"})
     assert releases("Ubuntu", Distro(id="ubuntu", version_id="22.04")) == frozenset({"22.04"})
-    assert releases("Red Hat", Distro(id="rhel", version_id="9.3")) == frozenset({"9"})
+    assert releases("Red Hat", Distro(id="rhel", version_id="9.3")) == frozenset({"9", "9.3"})
     assert releases("Debian", Distro(id="debian")) is None
 
 
@@ -164,7 +168,60 @@ def test_rpm_source_name_from_sourcerpm() -> None:
     )
     q = RpmMatcher().query(pkg)
     assert q.name == "openssl" and q.ecosystem == "Red Hat"  # type: ignore[union-attr]
-    assert q.version == "1:3.0.7-24.el9" and q.releases == {"9", ""}  # type: ignore[union-attr]
+    assert q.version == "1:3.0.7-24.el9"  # type: ignore[union-attr]
+    assert q.releases == frozenset({"9", "9.3", ""})  # type: ignore[union-attr]
+    assert q.also == ("openssl-libs",)  # type: ignore[union-attr]
+    assert q.release_prefixes == ("enterprise_linux:9:",)  # type: ignore[union-attr]
+
+
+def _rhel_entry(name: str, release: str, fixed: str) -> AffectedPackage:
+    # the shape of an OSV Red Hat record ("Red Hat:enterprise_linux:9::appstream/<binary>")
+    return AffectedPackage(
+        ecosystem="Red Hat",
+        name=name,
+        release=release,
+        ranges=(AffectedRange("ECOSYSTEM", (("introduced", "0"), ("fixed", fixed))),),
+        fix_state=FixState.FIXED,
+    )
+
+
+def test_rpm_matches_binary_names_and_red_hat_streams() -> None:
+    adv = Advisory(
+        id="RHSA-2024:0000",
+        source="osv/Red Hat",
+        aliases=("CVE-2023-5678",),
+        affected=(
+            _rhel_entry("openssl-libs", "enterprise_linux:9::baseos", "1:3.0.7-25.el9_3"),
+            _rhel_entry("openssl-libs", "enterprise_linux:8::baseos", "1:1.1.1k-12.el8_9"),
+            _rhel_entry("openssl-libs", "enterprise_linux:90::baseos", "1:9.0-1"),
+        ),
+    )
+    pkg = Package(
+        name="openssl-libs",
+        version="1:3.0.7-24.el9",
+        type=PackageType.RPM,
+        cataloger="os/rpm",
+        metadata=(("sourcerpm", "openssl-3.0.7-24.el9.src.rpm"),),
+        distro=Distro(id="rhel", version_id="9.3"),
+    )
+    res = MatchEngine(MemoryVulnSource([adv])).match([pkg])
+    assert [(m.detail.release, m.detail.name, m.fixed) for m in res.matches] == [
+        ("enterprise_linux:9::baseos", "openssl-libs", ("1:3.0.7-25.el9_3",))
+    ]
+    fixed = dataclasses.replace(pkg, version="1:3.0.7-25.el9_3")
+    assert MatchEngine(MemoryVulnSource([adv])).match([fixed]).matches == ()
+
+
+def test_suse_release_names_are_reported_not_silently_skipped() -> None:
+    pkg = Package(
+        name="openssl",
+        version="3.0.8-1",
+        type=PackageType.RPM,
+        cataloger="os/rpm",
+        distro=Distro(id="sles", version_id="15.5"),
+    )
+    (u,) = MatchEngine(MemoryVulnSource([])).match([pkg]).unknowns
+    assert u.reason == "SUSE release names are not mapped from os-release yet"
 
 
 def test_matchers_claim_only_their_package_type() -> None:
