@@ -28,6 +28,7 @@ from tests.support.images import push  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 
 from bench.build_image import EXTRA_DEBS, build  # noqa: E402
+from bench.match import section as match_section  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BIN = Path(sys.executable).parent
@@ -101,6 +102,17 @@ def main() -> None:
         shutil.rmtree(reg_root, ignore_errors=True)
 
 
+NOTES = [
+    "Where the counts differ: `shfmt` in Debian is built in GOPATH mode, so its build info "
+    "names the main module's path but carries no `mod` line and no version. Syft 1.18 "
+    "guesses `v3.6.0` by searching the binary's contents for a version string; shoal reports "
+    "only what the build info states (the `stdlib` package) and does not guess.",
+    "",
+    "The machine may be shared with other work during a run (load average above), which "
+    "slows both tools; the ratios come from runs interleaved in the same minutes.",
+]
+
+
 def write_results(
     size: int, s: float, c: float, w: float, sc: Counter[str], hc: Counter[str], syft: str
 ) -> None:
@@ -143,6 +155,9 @@ def write_results(
     for t in sorted(set(sc) | set(hc)):
         lines.append(f"| {t} | {sc.get(t, 0)} | {hc.get(t, 0)} |")
     lines.append(f"| **total** | {sum(sc.values())} | {sum(hc.values())} |")
+    lines.append("")
+    lines += NOTES
+    lines += match_section()
     lines.append("")
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -20,15 +20,13 @@ pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 IMAGE_FILES = TESTDATA / "image"  # trimmed real METADATA files and dpkg stanzas
-DSA_LIST = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "feeds"
-    / "debian-security-tracker"
-    / "data"
-    / "DSA"
-    / "list"
-)
+def dsa_list() -> Path:
+    """The real Debian DSA list: shoal's bundled (compressed) copy."""
+    from shoal.vulndb.resolve import bundled_path
+
+    path = bundled_path("debian/dsa")
+    assert path is not None, "the bundled DSA list is missing from src/shoal/data/feeds"
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +40,7 @@ def vuln_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "in" / "osv" / "PyPI.zip").symlink_to(real_osv_zip("PyPI"))
     (root / "in" / "osv" / "Go.zip").symlink_to(real_osv_zip("Go"))
     (root / "in" / "debian").mkdir()
-    (root / "in" / "debian" / "dsa").symlink_to(DSA_LIST)
+    (root / "in" / "debian" / "dsa").symlink_to(dsa_list())
     db = root / "vuln.db"
     report = update(db, [OsvPyPIFeed(), OsvGoFeed(), DebianDsaFeed()], from_path=root / "in")
     assert not report.failed, report.to_json()

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.request import pathname2url
 
-from shoal.model.advisory import Advisory, CveEnrichment
+from shoal.model.advisory import Advisory, AffectedPackage, CveEnrichment
 from shoal.vulndb import codec, schema
 from shoal.vulndb.errors import VulnDbError
 from shoal.vulndb.protocol import AffectedRow
@@ -66,6 +66,7 @@ class VulnDB:
         # One connection shared by threads: sqlite3 objects are not safe to interleave.
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[AffectedRow, ...]] = {}
+        self._advisory_cache: dict[tuple[str, str], Advisory] = {}
         row = conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
         self._version = str(row[0]) if row else "empty"
 
@@ -157,16 +158,42 @@ class VulnDB:
         return out
 
     def advisories(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Advisory]:
-        """Full advisories by (source, id); unknown keys are left out."""
+        """Full advisories by (source, id); unknown keys are left out.
+
+        Fetched in batches (two queries per batch of ids, not two per advisory) and kept
+        decoded: the file never changes under an open VulnDB, and re-matching many images
+        asks for the same advisories again and again.
+        """
         out: dict[tuple[str, str], Advisory] = {}
-        for source, adv_id in keys:
-            rows = self._query(_Q_ADVISORY, (source, adv_id))
-            if not rows:
-                continue
-            aff = tuple(
-                codec.decode_affected(r) for r in self._query(_Q_ADV_AFFECTED, (source, adv_id))
-            )
-            out[(source, adv_id)] = codec.decode_advisory(rows[0], aff)
+        missing: list[tuple[str, str]] = []
+        for key in dict.fromkeys(keys):
+            hit = self._advisory_cache.get(key)
+            if hit is None:
+                missing.append(key)
+            else:
+                out[key] = hit
+        for n in range(0, len(missing), _BATCH // 2):
+            chunk = missing[n : n + _BATCH // 2]
+            pairs = ",".join("(?,?)" for _ in chunk)
+            params = [x for key in chunk for x in key]
+            affected: dict[tuple[str, str], list[AffectedPackage]] = {}
+            for r in self._query(
+                f"SELECT {codec.AFFECTED_COLUMNS} FROM affected "
+                f"WHERE (source, advisory_id) IN (VALUES {pairs}) ORDER BY idx",
+                params,
+            ):
+                affected.setdefault((str(r[2]), str(r[3])), []).append(codec.decode_affected(r))
+            for row in self._query(
+                f"SELECT {codec.ADVISORY_COLUMNS} FROM advisories "
+                f"WHERE (source, id) IN (VALUES {pairs})",
+                params,
+            ):
+                k = (str(row[0]), str(row[1]))
+                adv = codec.decode_advisory(row, tuple(affected.get(k, ())))
+                out[k] = adv
+                if len(self._advisory_cache) >= _CACHE_ENTRIES:
+                    self._advisory_cache.clear()
+                self._advisory_cache[k] = adv
         return out
 
     def by_alias(self, alias: str) -> list[tuple[str, str]]:
