@@ -25,6 +25,7 @@ app = typer.Typer(
     help="Open, exact and fast vulnerability assessment for container images and registries.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts say "os/arch[/variant]": not markup
 )
 err = Console(stderr=True)
 
