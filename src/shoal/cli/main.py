@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 
 from shoal import __version__
+from shoal.cli import common
 from shoal.config import load_settings
 from shoal.errors import ShoalError
 
@@ -62,43 +62,28 @@ def sbom(
     output_format: Annotated[
         str, typer.Option("--output-format", "-o", help="cyclonedx-json, spdx-json or json.")
     ] = "cyclonedx-json",
-    platform: Annotated[
-        str | None,
-        typer.Option(help="os/arch[/variant] to pick from a multi-platform image, or 'all'."),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "--file", help="Write here instead of stdout.")
-    ] = None,
-    username: Annotated[str | None, typer.Option(help="Registry user name.")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the registry password from stdin.")
-    ] = False,
-    insecure: Annotated[
-        bool, typer.Option(help="Allow plain HTTP to this registry (loopback always may).")
-    ] = False,
-    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
+    platform: common.Platform = None,
+    output: common.Output = None,
+    username: common.Username = None,
+    password_stdin: common.PasswordStdin = False,
+    insecure: common.Insecure = False,
+    config: common.ConfigFile = None,
 ) -> None:
     """Analyse an image into an SBOM listing every OS and language package."""
-    from shoal.cli.progress import RichLayerProgress
     from shoal.export import get_formatter
-    from shoal.image.analyze import Analyzer
-    from shoal.image.sources import open_source
 
     try:
         settings = load_settings(config)
         formatter = get_formatter(output_format)
-        password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-        if password_stdin and not username:
-            raise typer.BadParameter("--password-stdin needs --username")
-        progress = RichLayerProgress(err) if err.is_terminal else None
-        source = open_source(
-            image, settings, username=username, password=password, insecure=insecure
+        sboms = common.analyze_image(
+            image,
+            settings,
+            platform=platform,
+            username=username,
+            password_stdin=password_stdin,
+            insecure=insecure,
+            console=err,
         )
-        try:
-            with progress if progress else nullcontext():
-                sboms = Analyzer(settings, progress=progress).analyze(source, platform)
-        finally:
-            source.close()
         _write(sboms, formatter, output)
         for s in sboms:
             err.print(

@@ -9,7 +9,6 @@ Exit codes: 0 scan done (and nothing at or above ``--fail-on``), 1 a finding at 
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from shoal.cli import common
 from shoal.config import load_settings
 from shoal.errors import ShoalError
 
@@ -77,25 +77,16 @@ def scan(
         bool,
         typer.Option(help="No network at all: local image sources or --sbom, local/bundled DB."),
     ] = False,
-    platform: Annotated[
-        str | None,
-        typer.Option(help="os/arch[/variant] to pick from a multi-platform image, or 'all'."),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "--file", help="Write here instead of stdout.")
-    ] = None,
+    platform: common.Platform = None,
+    output: common.Output = None,
     db: Annotated[
         Path | None,
         typer.Option(help="Vulnerability DB file (default: settings vulndb.path)."),
     ] = None,
-    username: Annotated[str | None, typer.Option(help="Registry user name.")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the registry password from stdin.")
-    ] = False,
-    insecure: Annotated[
-        bool, typer.Option(help="Allow plain HTTP to this registry (loopback always may).")
-    ] = False,
-    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
+    username: common.Username = None,
+    password_stdin: common.PasswordStdin = False,
+    insecure: common.Insecure = False,
+    config: common.ConfigFile = None,
 ) -> None:
     """Report every known vulnerability of every package in an image or SBOM."""
     from shoal.match.ignore import load_ignore_file
@@ -212,20 +203,15 @@ def _sboms(
 
         return [read_sbom(sbom_file)]
     assert image is not None
-    from shoal.cli.progress import RichLayerProgress
-    from shoal.image.analyze import Analyzer
-    from shoal.image.sources import open_source
-
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    if password_stdin and not username:
-        raise ScanUsageError("--password-stdin needs --username")
-    progress = RichLayerProgress(err) if err.is_terminal else None
-    source = open_source(image, settings, username=username, password=password, insecure=insecure)
-    try:
-        with progress if progress else nullcontext():
-            return Analyzer(settings, progress=progress).analyze(source, platform)
-    finally:
-        source.close()
+    return common.analyze_image(
+        image,
+        settings,
+        platform=platform,
+        username=username,
+        password_stdin=password_stdin,
+        insecure=insecure,
+        console=err,
+    )
 
 
 def _write(reports: list[ScanReport], formatter: ReportFormatter, output: Path | None) -> None:
