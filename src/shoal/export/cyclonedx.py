@@ -42,7 +42,13 @@ from shoal.export.base import (
     sorted_unknowns,
     utc_now,
 )
-from shoal.export.identity import image_name, image_purl, image_version, package_ids
+from shoal.export.identity import (
+    image_facts,
+    image_name,
+    image_purl,
+    image_version,
+    package_ids,
+)
 from shoal.export.licenses import conjoin, license_terms
 from shoal.model import Distro, ImageInfo, Package, Sbom, Unknown
 
@@ -124,25 +130,7 @@ def _image_component(image: ImageInfo) -> Component:
     name = image_name(image.reference)
     purl = image_purl(image)
     version, full = _version(image_version(image))
-    props: list[tuple[str, str | None]] = [
-        *full,
-        ("shoal:image:reference", image.reference),
-        ("shoal:image:manifestDigest", image.manifest_digest),
-        ("shoal:image:configDigest", image.config_digest),
-        ("shoal:image:indexDigest", image.index_digest),
-        ("shoal:image:platform", str(image.platform) if image.platform else None),
-        ("shoal:image:created", image.created),
-    ]
-    props += [("shoal:image:tag", t) for t in image.tags]
-    props += [("shoal:image:repoDigest", d) for d in image.repo_digests]
-    for i, layer in enumerate(image.layers):
-        props += [
-            (f"shoal:image:layer:{i}:digest", layer.digest),
-            (f"shoal:image:layer:{i}:diffID", layer.diff_id),
-            (f"shoal:image:layer:{i}:mediaType", layer.media_type),
-            (f"shoal:image:layer:{i}:size", str(layer.size)),
-            (f"shoal:image:layer:{i}:createdBy", layer.created_by),
-        ]
+    props: list[tuple[str, str | None]] = [*full, *image_facts(image)]
     return Component(
         type=ComponentType.CONTAINER,
         name=name.repository,

@@ -123,3 +123,27 @@ def image_purl(image: ImageInfo) -> str | None:
         ).to_string()
     except (ValueError, TypeError):  # names the purl library cannot encode
         return None
+
+
+def image_facts(image: ImageInfo) -> list[tuple[str, str | None]]:
+    """The image's identity and layers as `shoal:image:*` name/value pairs, written as
+    CycloneDX properties and SPDX annotations alike (None values are left out there)."""
+    facts: list[tuple[str, str | None]] = [
+        ("shoal:image:reference", image.reference),
+        ("shoal:image:manifestDigest", image.manifest_digest),
+        ("shoal:image:configDigest", image.config_digest),
+        ("shoal:image:indexDigest", image.index_digest),
+        ("shoal:image:platform", str(image.platform) if image.platform else None),
+        ("shoal:image:created", image.created),
+    ]
+    facts += [("shoal:image:tag", t) for t in image.tags]
+    facts += [("shoal:image:repoDigest", d) for d in image.repo_digests]
+    for i, layer in enumerate(image.layers):
+        facts += [
+            (f"shoal:image:layer:{i}:digest", layer.digest),
+            (f"shoal:image:layer:{i}:diffID", layer.diff_id),
+            (f"shoal:image:layer:{i}:mediaType", layer.media_type),
+            (f"shoal:image:layer:{i}:size", str(layer.size)),
+            (f"shoal:image:layer:{i}:createdBy", layer.created_by),
+        ]
+    return facts

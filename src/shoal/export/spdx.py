@@ -32,6 +32,7 @@ from shoal.export.base import (
 )
 from shoal.export.identity import (
     id_fragment,
+    image_facts,
     image_name,
     image_purl,
     image_version,
@@ -147,24 +148,7 @@ class _Builder:
 
     def image_package(self, image: ImageInfo, spdx_id: str) -> dict[str, Any]:
         name = image_name(image.reference)
-        facts: list[tuple[str, str | None]] = [
-            ("shoal:image:reference", image.reference),
-            ("shoal:image:manifestDigest", image.manifest_digest),
-            ("shoal:image:configDigest", image.config_digest),
-            ("shoal:image:indexDigest", image.index_digest),
-            ("shoal:image:platform", str(image.platform) if image.platform else None),
-            ("shoal:image:created", image.created),
-        ]
-        facts += [("shoal:image:tag", t) for t in image.tags]
-        facts += [("shoal:image:repoDigest", d) for d in image.repo_digests]
-        for i, layer in enumerate(image.layers):
-            facts += [
-                (f"shoal:image:layer:{i}:digest", layer.digest),
-                (f"shoal:image:layer:{i}:diffID", layer.diff_id),
-                (f"shoal:image:layer:{i}:mediaType", layer.media_type),
-                (f"shoal:image:layer:{i}:size", str(layer.size)),
-                (f"shoal:image:layer:{i}:createdBy", layer.created_by),
-            ]
+        facts = image_facts(image)
         out = _base_package(spdx_id, name.repository, image_version(image), "CONTAINER")
         purl = image_purl(image)
         if purl:
