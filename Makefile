@@ -11,6 +11,7 @@ bootstrap:
 test: bootstrap
 	$(PY) -m ruff check src tests bench scripts
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $${SHOAL_TEST_JOBS:-2} -p no:cacheprovider
 
 lint: bootstrap
