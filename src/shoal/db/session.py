@@ -1,0 +1,97 @@
+"""Engines and sessions from a database URL (SQLite by default, PostgreSQL by URL).
+
+``SHOAL_DATABASE_URL`` picks the database; without it the service keeps a SQLite file
+under the user data dir, so ``shoal serve`` needs no other server. ``postgresql://`` and
+``postgres://`` URLs use psycopg 3, the only PostgreSQL driver shoal ships with.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoal.db.errors import DbError
+
+ENV_VAR = "SHOAL_DATABASE_URL"
+SQLITE_BUSY_MS = 30_000  # how long a writer waits for another one before "database is locked"
+
+
+def default_database_url() -> str:
+    """``$SHOAL_DATABASE_URL``, else a SQLite file under the user data dir."""
+    url = os.environ.get(ENV_VAR)
+    if url:
+        return url
+    path = Path(platformdirs.user_data_dir("shoal")) / "service" / "shoal.db"
+    return f"sqlite:///{path}"
+
+
+def parse_url(url: str | URL) -> URL:
+    """The URL with the driver shoal uses; `DbError` for anything but SQLite/PostgreSQL."""
+    try:
+        u = make_url(url)
+    except ArgumentError as e:
+        raise DbError(f"database URL {_redacted(url)!r} does not parse") from e
+    backend = u.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if u.get_driver_name() not in ("pysqlite", ""):
+            raise DbError(f"database URL {_redacted(u)!r}: only the sqlite3 driver is supported")
+        return u
+    raise DbError(f"database URL {_redacted(u)!r}: only sqlite and postgresql are supported")
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for `url`. For a SQLite file the directory is created, foreign keys are
+    enforced and transactions start with BEGIN IMMEDIATE (see `_sqlite_setup`)."""
+    u = parse_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, **kwargs)
+        _sqlite_setup(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(u, **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (API handlers return them)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    # pysqlite's own transaction handling starts a deferred transaction lazily and
+    # upgrades it to a write lock on the first write; in WAL mode that upgrade fails at
+    # once (SQLITE_BUSY_SNAPSHOT) if another writer committed meanwhile, whatever the
+    # busy timeout. Taking the write lock at BEGIN makes concurrent writers queue instead.
+    # Readers outside a transaction are never blocked (WAL).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across app crashes
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _redacted(url: str | URL) -> str:
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable>"
