@@ -42,8 +42,8 @@ def check_secret(
     got = header(headers, name)
     if got is None:
         raise TriggerAuthError(f"{who} webhook: missing {name} header")
-    got_b = got.encode("utf-8", "surrogateescape")
-    exact = hmac.compare_digest(got_b, expected.encode("utf-8", "surrogateescape"))
-    bearer = hmac.compare_digest(got_b, f"Bearer {expected}".encode("utf-8", "surrogateescape"))
+    got_b = got.encode("utf-8", "surrogatepass")
+    exact = hmac.compare_digest(got_b, expected.encode("utf-8", "surrogatepass"))
+    bearer = hmac.compare_digest(got_b, f"Bearer {expected}".encode("utf-8", "surrogatepass"))
     if not (exact | bearer):
         raise TriggerAuthError(f"{who} webhook: wrong secret in {name} header")
