@@ -1,0 +1,230 @@
+"""Findings of an image over time: sync a scan's results, list them a page at a time.
+
+A finding's id is `image_finding_id(image digest, package purl, vulnerability id)`: the
+first 32 hex digits (128 bits) of SHA-256 over the three joined by newlines. It is the
+same wherever the finding appears (API, CLI, exports), survives re-scans and DB
+updates, and needs no lookup to compute. 128 bits, not the 64 of the per-scan
+`shoal.model.finding_id`: this id is a primary key over every image ever stored, where
+a 64-bit collision is merely unlikely rather than out of reach.
+
+Pagination is keyset on (first_seen, id), newest first, with an opaque cursor, so a page
+costs the same at row 10 and row 1,000,000 and rows inserted meanwhile are not skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from shoal.db.errors import CursorError
+from shoal.db.models import Finding, Image
+from shoal.db.types import FindingState
+from shoal.model.advisory import Rating
+
+MAX_PAGE = 1000
+_CURSOR_MAX = 200  # characters; ours are ~70
+
+
+def image_finding_id(image_digest: str, purl: str, vulnerability_id: str) -> str:
+    return hashlib.sha256(f"{image_digest}\n{purl}\n{vulnerability_id}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedFinding:
+    """One (package, vulnerability) a scan or re-match of an image found."""
+
+    purl: str
+    package_name: str
+    package_version: str
+    vulnerability_id: str
+    severity: Rating
+    fixable: bool
+    fixed_versions: tuple[str, ...] = ()
+    layer_diff_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingChanges:
+    """What a sync changed, for the events it should produce."""
+
+    opened: tuple[str, ...] = ()  # new, or seen again after being fixed
+    resolved: tuple[str, ...] = ()  # open before, not found now
+    still_open: int = 0
+
+
+def sync_findings(
+    session: Session,
+    image: Image,
+    observed: Iterable[ObservedFinding],
+    *,
+    now: datetime | None = None,
+) -> FindingChanges:
+    """Make the image's findings match a complete scan result.
+
+    New findings open with first_seen = now; findings seen again get last_seen = now and
+    current severity/fix data; open findings not seen are fixed (resolved_at = now); a
+    fixed one seen again reopens (first_seen kept: it is the same finding). Exempted
+    findings stay exempted. Duplicates in `observed` count once.
+    """
+    now = now or datetime.now(UTC)
+    seen: dict[str, ObservedFinding] = {}
+    for o in observed:
+        seen.setdefault(image_finding_id(image.digest, o.purl, o.vulnerability_id), o)
+    existing = {
+        f.id: f for f in session.scalars(select(Finding).where(Finding.image_id == image.id))
+    }
+    opened: list[str] = []
+    resolved: list[str] = []
+    still = 0
+    for fid, o in seen.items():
+        row = existing.get(fid)
+        if row is None:
+            session.add(
+                Finding(
+                    id=fid,
+                    image_id=image.id,
+                    package_purl=o.purl,
+                    package_name=o.package_name,
+                    package_version=o.package_version,
+                    vulnerability_id=o.vulnerability_id,
+                    severity=o.severity,
+                    fixable=o.fixable,
+                    fixed_versions=list(o.fixed_versions),
+                    layer_diff_id=o.layer_diff_id,
+                    state=FindingState.OPEN,
+                    first_seen=now,
+                    last_seen=now,
+                    resolved_at=None,
+                )
+            )
+            opened.append(fid)
+            continue
+        row.last_seen = now
+        row.severity = o.severity
+        row.fixable = o.fixable
+        row.fixed_versions = list(o.fixed_versions)
+        row.layer_diff_id = o.layer_diff_id
+        if row.state is FindingState.FIXED:
+            row.state = FindingState.OPEN
+            row.resolved_at = None
+            opened.append(fid)
+        elif row.state is FindingState.OPEN:
+            still += 1
+    for fid, row in existing.items():
+        if fid not in seen and row.state is FindingState.OPEN:
+            row.state = FindingState.FIXED
+            row.resolved_at = now
+            resolved.append(fid)
+    session.flush()
+    return FindingChanges(tuple(sorted(opened)), tuple(sorted(resolved)), still)
+
+
+def set_exempted(session: Session, finding_id: str, exempted: bool) -> bool:
+    """Exempt an open finding, or return an exempted one to open; False if no such row."""
+    frm, to = (
+        (FindingState.OPEN, FindingState.EXEMPTED)
+        if exempted
+        else (FindingState.EXEMPTED, FindingState.OPEN)
+    )
+    result = session.execute(
+        update(Finding)
+        .where(Finding.id == finding_id, Finding.state == frm)
+        .values(state=to)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFilter:
+    """Filters of the findings query; empty tuples/None mean no restriction."""
+
+    states: tuple[FindingState, ...] = (FindingState.OPEN,)
+    severities: tuple[Rating, ...] = ()
+    fixable: bool | None = None
+    vulnerability_id: str | None = None
+    image_ids: tuple[int, ...] = ()
+    package_name: str | None = None
+    since: datetime | None = None  # first_seen at or after
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[Finding] = field(default_factory=tuple)
+    next_cursor: str | None = None  # None: this was the last page
+
+
+def list_findings(
+    session: Session,
+    flt: FindingFilter = FindingFilter(),
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page:
+    """One page of findings, newest first_seen first; pass `next_cursor` for the next."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"page limit {limit} is not between 1 and {MAX_PAGE}")
+    q = select(Finding)
+    if flt.states:
+        q = q.where(Finding.state.in_(flt.states))
+    if flt.severities:
+        q = q.where(Finding.severity.in_(flt.severities))
+    if flt.fixable is not None:
+        q = q.where(Finding.fixable.is_(flt.fixable))
+    if flt.vulnerability_id is not None:
+        q = q.where(Finding.vulnerability_id == flt.vulnerability_id)
+    if flt.image_ids:
+        q = q.where(Finding.image_id.in_(flt.image_ids))
+    if flt.package_name is not None:
+        q = q.where(Finding.package_name == flt.package_name)
+    if flt.since is not None:
+        q = q.where(Finding.first_seen >= flt.since)
+    if cursor is not None:
+        seen, fid = decode_cursor(cursor)
+        q = q.where(
+            or_(Finding.first_seen < seen, and_(Finding.first_seen == seen, Finding.id < fid))
+        )
+    rows = list(
+        session.scalars(q.order_by(Finding.first_seen.desc(), Finding.id.desc()).limit(limit + 1))
+    )
+    if len(rows) <= limit:
+        return Page(tuple(rows), None)
+    last = rows[limit - 1]
+    return Page(tuple(rows[:limit]), encode_cursor(last.first_seen, last.id))
+
+
+def encode_cursor(first_seen: datetime, finding_id: str) -> str:
+    doc = json.dumps([first_seen.astimezone(UTC).isoformat(), finding_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (first_seen, id) in a cursor; `CursorError` for anything we did not hand out."""
+    if not cursor or len(cursor) > _CURSOR_MAX:
+        raise CursorError("findings cursor: empty or too long")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        doc = json.loads(raw)
+        if not (
+            isinstance(doc, list)
+            and len(doc) == 2
+            and isinstance(doc[0], str)
+            and isinstance(doc[1], str)
+            and len(doc[1]) == 32
+            and all(c in "0123456789abcdef" for c in doc[1])
+        ):
+            raise ValueError("wrong shape")
+        seen = datetime.fromisoformat(doc[0])
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as e:
+        raise CursorError(f"findings cursor {cursor[:40]!r} is not one this service issued") from e
+    if seen.tzinfo is None:
+        raise CursorError(f"findings cursor {cursor[:40]!r} is not one this service issued")
+    return seen.astimezone(UTC), doc[1]
