@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+
+from shoal.db.errors import DbError
+from shoal.db.inventory import create_subscription
+from shoal.db.session import default_database_url, make_engine, parse_url
+
+
+def test_postgres_urls_use_psycopg() -> None:
+    assert parse_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert parse_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    assert parse_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_other_databases_and_garbage_are_refused_in_one_line() -> None:
+    with pytest.raises(DbError, match="only sqlite and postgresql"):
+        parse_url("mysql+pymysql://root:pw@db/shoal")
+    with pytest.raises(DbError, match="does not parse"):
+        parse_url("not a url")
+    with pytest.raises(DbError) as e:
+        parse_url("oracle://scott:tiger@db/x")
+    assert "tiger" not in str(e.value)
+
+
+def test_default_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOAL_DATABASE_URL", "postgresql://shoal@db/shoal")
+    assert default_database_url() == "postgresql://shoal@db/shoal"
+    monkeypatch.delenv("SHOAL_DATABASE_URL")
+    assert default_database_url().startswith("sqlite:///")
+
+
+def test_sqlite_file_directory_is_created_and_foreign_keys_enforced(tmp_path: Path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'a' / 'b' / 's.db'}")
+    with eng.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert (tmp_path / "a" / "b" / "s.db").exists()
+    eng.dispose()
+
+
+def test_naive_datetimes_are_refused(session: Session) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        create_subscription(session, "team", now=datetime(2026, 1, 1))
+
+
+def test_timestamps_come_back_aware_utc(engine: Engine, session: Session) -> None:
+    from datetime import UTC, timedelta, timezone
+
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    sub = create_subscription(session, "team", now=at)
+    session.commit()
+    session.expire_all()
+    assert sub.created_at == at
+    assert sub.created_at.tzinfo == UTC
