@@ -12,7 +12,9 @@ What triggers what:
 
 - push / pull of a manifest or index -> `ScanRequest` / `PullEvent`. Blob pushes, pulls
   and mounts carry layer media types and are ignored: a push of one image sends one event
-  per layer plus one for the manifest, and only the manifest names the image.
+  per layer plus one for the manifest, and only the manifest names the image. Pushing an
+  index sends each child manifest (by digest, untagged) before the index itself; all are
+  reported, the scan side decides what to do with children of an index.
 - delete -> `Deleted`: a manifest delete carries only ``digest`` and ``repository`` (no
   media type, so a blob delete looks the same), a tag delete only ``tag``, a repository
   delete only ``repository``.
@@ -33,6 +35,8 @@ from shoal.triggers._media import is_image
 from shoal.triggers._payload import Fields
 from shoal.triggers.base import Deleted, PullEvent, ScanRequest, TriggerEvent
 
+# What the registry sets as Content-Type (2.x: v1, 3.x: v2). Not enforced: the
+# notification docs ask endpoints to be accepting, and the body's shape is checked anyway.
 EVENTS_MEDIA_TYPES = (
     "application/vnd.docker.distribution.events.v1+json",
     "application/vnd.docker.distribution.events.v2+json",

@@ -43,13 +43,13 @@ def check(trigger: TriggerSource, body: bytes) -> None:
         assert "\n" not in msg
         return
     assert isinstance(events, list)
-    for e in events:
-        assert isinstance(e, ScanRequest | PullEvent | Deleted)
-        assert e.source == trigger.name
-        assert PATH_RE.fullmatch(e.repository)
-        assert e.registry_host == e.registry_host.lower() and e.registry_host
-        if e.digest is not None:
-            parse_digest(e.digest)
+    for ev in events:
+        assert isinstance(ev, ScanRequest | PullEvent | Deleted)
+        assert ev.source == trigger.name
+        assert PATH_RE.fullmatch(ev.repository)
+        assert ev.registry_host == ev.registry_host.lower() and ev.registry_host
+        if ev.digest is not None:
+            parse_digest(ev.digest)
 
 
 @pytest.fixture(params=[cls.name for cls in ALL])
