@@ -42,7 +42,7 @@ class Fields:
 
     # --- the body ---------------------------------------------------------------------
 
-    def load(self, body: bytes) -> dict[str, Any]:
+    def load(self, body: bytes | bytearray | memoryview) -> dict[str, Any]:
         """The body as a JSON object; size, encoding, syntax and nesting are checked."""
         if not isinstance(body, bytes | bytearray | memoryview):
             raise self.fail("body", f"expected bytes, got {type(body).__name__}")

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
-from shoal.triggers._auth import check_secret
+from shoal.triggers._auth import check_secret, presented_secrets
 from shoal.triggers._media import is_image
 from shoal.triggers._payload import Fields
 from shoal.triggers.base import Deleted, ScanRequest, TriggerEvent
@@ -37,6 +37,9 @@ class AcrTrigger:
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: SecretStr) -> None:
         check_secret(headers, secret, who=self.name, name=self.header)
+
+    def presented_secrets(self, headers: Mapping[str, str]) -> tuple[str, ...]:
+        return presented_secrets(headers, who=self.name, name=self.header)
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[TriggerEvent]:
         f = Fields(self.name)

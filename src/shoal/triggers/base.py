@@ -110,7 +110,13 @@ class TriggerSource(Protocol):
     """Bumped when the same body would parse to different events."""
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: SecretStr) -> None:
-        """Raise `TriggerAuthError` unless the delivery carries `secret`."""
+        """Raise `TriggerAuthError` unless the delivery carries `secret` (constant time)."""
+        ...
+
+    def presented_secrets(self, headers: Mapping[str, str]) -> tuple[str, ...]:
+        """The values the delivery presents as its secret, for receivers that store only
+        a hash of it: the delivery is authentic if any one of them is the secret. Raises
+        `TriggerAuthError` when the header carrying it is missing."""
         ...
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[TriggerEvent]:

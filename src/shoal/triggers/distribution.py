@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from shoal.triggers._auth import check_secret
+from shoal.triggers._auth import check_secret, presented_secrets
 from shoal.triggers._media import is_image
 from shoal.triggers._payload import Fields
 from shoal.triggers.base import Deleted, PullEvent, ScanRequest, TriggerEvent
@@ -51,6 +51,9 @@ class DistributionTrigger:
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: SecretStr) -> None:
         check_secret(headers, secret, who=self.name)
+
+    def presented_secrets(self, headers: Mapping[str, str]) -> tuple[str, ...]:
+        return presented_secrets(headers, who=self.name)
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[TriggerEvent]:
         f = Fields(self.name)

@@ -27,13 +27,33 @@ def test_accepts_exact_configured_value(trigger: TriggerSource) -> None:
     trigger.verify({"Authorization": "s3cret"}, BODY, SECRET)
 
 
-def test_header_name_is_case_insensitive(trigger: TriggerSource) -> None:
+def test_header_name_and_bearer_scheme_are_case_insensitive(trigger: TriggerSource) -> None:
     trigger.verify({"authorization": "Bearer s3cret"}, BODY, SECRET)
+    trigger.verify({"Authorization": "bearer s3cret"}, BODY, SECRET)
+    trigger.verify({"Authorization": "BEARER s3cret"}, BODY, SECRET)
+
+
+def test_presented_secrets_for_hashed_storage(trigger: TriggerSource) -> None:
+    assert trigger.presented_secrets({"Authorization": "Bearer s3cret"}) == (
+        "Bearer s3cret",
+        "s3cret",
+    )
+    assert trigger.presented_secrets({"authorization": "s3cret"}) == ("s3cret",)
+    assert trigger.presented_secrets({"Authorization": "Basic s3cret"}) == ("Basic s3cret",)
+    with pytest.raises(TriggerAuthError, match="missing Authorization header"):
+        trigger.presented_secrets({})
+    with pytest.raises(TriggerAuthError, match="missing Authorization header"):
+        trigger.presented_secrets({"Authorization": ""})
+
+
+def test_oversized_header_is_refused_unread(trigger: TriggerSource) -> None:
+    with pytest.raises(TriggerAuthError, match="Authorization header longer than 8192"):
+        trigger.verify({"Authorization": "Bearer " + "x" * 9000}, BODY, SECRET)
 
 
 @pytest.mark.parametrize(
     "value",
-    ["Bearer s3cre", "Bearer s3cret ", "bearer s3cret", "Basic s3cret", "s3cretx", "", "Bearer"],
+    ["Bearer s3cre", "Bearer s3cret ", "Bearer  s3cret", "Basic s3cret", "s3cretx", "Bearer", " "],
 )
 def test_refuses_wrong_values(trigger: TriggerSource, value: str) -> None:
     with pytest.raises(TriggerAuthError, match=rf"^{trigger.name} webhook: wrong secret"):
@@ -43,6 +63,8 @@ def test_refuses_wrong_values(trigger: TriggerSource, value: str) -> None:
 def test_refuses_missing_header(trigger: TriggerSource) -> None:
     with pytest.raises(TriggerAuthError, match="missing Authorization header"):
         trigger.verify({"Content-Type": "application/json"}, BODY, SECRET)
+    with pytest.raises(TriggerAuthError, match="missing Authorization header"):
+        trigger.verify({"Authorization": ""}, BODY, SECRET)
 
 
 def test_empty_secret_refuses_everything(trigger: TriggerSource) -> None:
@@ -76,7 +98,7 @@ def test_header_lookup_prefers_exact_then_any_case() -> None:
 @given(st.text(max_size=80))
 def test_only_the_secret_passes(value: str) -> None:
     trigger = DistributionTrigger()
-    if value in ("s3cret", "Bearer s3cret"):
+    if value == "s3cret" or (value[:7].lower() == "bearer " and value[7:] == "s3cret"):
         trigger.verify({"Authorization": value}, BODY, SECRET)
     else:
         with pytest.raises(TriggerAuthError):
