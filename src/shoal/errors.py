@@ -14,7 +14,9 @@
     ├── LayerError               a layer blob cannot be read (bad compression, bad tar)
     ├── CatalogError             a package database is malformed (usually reported as Unknown)
     ├── FeedError                a feed's input is unusable as a whole (bad records are data)
-    └── ExportError              an SBOM could not be written
+    ├── ExportError              an SBOM could not be written
+    └── (per component, beside their code) TriggerAuthError / TriggerFormatError in
+        shoal.triggers.base, VulnDbError and its family in shoal.vulndb.errors
 
 Bad input inside an image (one malformed package database, say) is reported as data
 (`shoal.model.Unknown`) so that one broken file never hides the rest of the image. Only
