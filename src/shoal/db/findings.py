@@ -140,7 +140,7 @@ def set_exempted(session: Session, finding_id: str, exempted: bool) -> bool:
         .values(state=to)
         .execution_options(synchronize_session="fetch")
     )
-    return bool(getattr(result, "rowcount", 0))
+    return int(getattr(result, "rowcount", 0) or 0) > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from shoal.db.dialect import insert_for
@@ -88,7 +88,8 @@ def claim_next(
         .where(Job.id == pick.scalar_subquery(), Job.state == JobState.QUEUED)
         .values(state=JobState.RUNNING, attempts=Job.attempts + 1, started_at=now or _now())
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        # refresh a Job this session already holds (expire_on_commit is off)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return session.execute(stmt).scalars().one_or_none()
 
@@ -108,12 +109,23 @@ def fail(
 ) -> JobState | None:
     """Record a failed run: back to the queue while attempts remain, else failed.
     Returns the new state, None when the job was not running."""
-    job = session.get(Job, job_id, with_for_update=True)
-    if job is None or job.state is not JobState.RUNNING:
-        return None
-    state = JobState.QUEUED if job.attempts < max_attempts else JobState.FAILED
-    _finish(session, job_id, state, error, now)
-    return state
+    now = now or _now()
+    retry = Job.attempts < max_attempts
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.RUNNING)
+        .values(
+            # one statement decides and writes, so two reports of one run cannot race
+            state=case((retry, JobState.QUEUED.value), else_=JobState.FAILED.value),
+            last_error=error[:MAX_ERROR_CHARS],
+            started_at=case((retry, None), else_=Job.started_at),
+            finished_at=case((retry, None), else_=now),
+        )
+        .returning(Job.state)
+        .execution_options(synchronize_session="fetch")
+    )
+    state = session.execute(stmt).scalar_one_or_none()
+    return None if state is None else JobState(state)
 
 
 def requeue_running(session: Session) -> int:
@@ -122,7 +134,7 @@ def requeue_running(session: Session) -> int:
         update(Job)
         .where(Job.state == JobState.RUNNING)
         .values(state=JobState.QUEUED, started_at=None)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -149,9 +161,9 @@ def _finish(
         update(Job)
         .where(Job.id == job_id, Job.state == JobState.RUNNING)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
-    return bool(getattr(result, "rowcount", 0))
+    return int(getattr(result, "rowcount", 0) or 0) > 0
 
 
 def _now() -> datetime:

@@ -85,9 +85,9 @@ def store_sbom(
             "created_at": ins.excluded.created_at,
         },
         where=SbomRow.analyser_version != ins.excluded.analyser_version,
-    )
-    result = session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    ).returning(SbomRow.id)
+    # RETURNING, not rowcount: through psycopg this INSERT reports rowcount -1 either way
+    return session.execute(stmt).first() is not None
 
 
 def sbom_version(session: Session, digest: str, platform: str = "") -> str | None:

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from shoal.db.errors import CursorError
+from shoal.db.findings import (
+    FindingFilter,
+    ObservedFinding,
+    decode_cursor,
+    encode_cursor,
+    image_finding_id,
+    list_findings,
+    set_exempted,
+    sync_findings,
+)
+from shoal.db.inventory import record_push
+from shoal.db.models import Finding, Image
+from shoal.db.types import FindingState
+from shoal.model.advisory import Rating
+from tests.unit.db.factories import DIGEST_A, DIGEST_B, tree
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+# real findings of the Alpine 3.14 image in the export fixtures (alpine/secdb v3.14)
+OPENSSL = ObservedFinding(
+    purl="pkg:apk/alpine/libcrypto1.1@1.1.1k-r0?arch=armv7&distro=alpine-3.14.0",
+    package_name="libcrypto1.1",
+    package_version="1.1.1k-r0",
+    vulnerability_id="CVE-2021-3711",
+    severity=Rating.CRITICAL,
+    fixable=True,
+    fixed_versions=("1.1.1l-r0",),
+    layer_diff_id="sha256:" + "a" * 64,
+)
+BUSYBOX = ObservedFinding(
+    purl="pkg:apk/alpine/busybox@1.33.1-r2?arch=armv7&distro=alpine-3.14.0",
+    package_name="busybox",
+    package_version="1.33.1-r2",
+    vulnerability_id="CVE-2021-42374",
+    severity=Rating.MEDIUM,
+    fixable=True,
+    fixed_versions=("1.33.1-r6",),
+)
+ZLIB = ObservedFinding(
+    purl="pkg:apk/alpine/zlib@1.2.11-r3?arch=armv7&distro=alpine-3.14.0",
+    package_name="zlib",
+    package_version="1.2.11-r3",
+    vulnerability_id="CVE-2018-25032",
+    severity=Rating.HIGH,
+    fixable=False,
+)
+
+
+def _image(session: Session, digest: str = DIGEST_A) -> Image:
+    _, _, repo = tree(session)
+    return record_push(session, repo.id, digest, platform="linux/arm/v7", at=T0)
+
+
+def test_finding_id_is_documented_hash() -> None:
+    want = hashlib.sha256(
+        f"{DIGEST_A}\n{OPENSSL.purl}\n{OPENSSL.vulnerability_id}".encode()
+    ).hexdigest()[:32]
+    assert image_finding_id(DIGEST_A, OPENSSL.purl, OPENSSL.vulnerability_id) == want
+    assert image_finding_id(DIGEST_B, OPENSSL.purl, OPENSSL.vulnerability_id) != want
+
+
+def test_sync_opens_resolves_and_reopens(session: Session) -> None:
+    img = _image(session)
+    ch = sync_findings(session, img, [OPENSSL, BUSYBOX, OPENSSL], now=T0)
+    assert len(ch.opened) == 2 and ch.resolved == () and ch.still_open == 0
+    fid_ssl = image_finding_id(img.digest, OPENSSL.purl, OPENSSL.vulnerability_id)
+    fid_bb = image_finding_id(img.digest, BUSYBOX.purl, BUSYBOX.vulnerability_id)
+    session.commit()
+
+    # busybox upgraded: resolved; openssl still there; zlib newly matched after a feed update
+    ch = sync_findings(session, img, [OPENSSL, ZLIB], now=T0 + timedelta(days=1))
+    assert ch.resolved == (fid_bb,) and ch.still_open == 1 and len(ch.opened) == 1
+    bb = session.get(Finding, fid_bb)
+    assert bb is not None and bb.state is FindingState.FIXED
+    assert bb.resolved_at == T0 + timedelta(days=1)
+    ssl = session.get(Finding, fid_ssl)
+    assert ssl is not None
+    assert (ssl.first_seen, ssl.last_seen) == (T0, T0 + timedelta(days=1))
+    assert ssl.fixed_versions == ["1.1.1l-r0"] and ssl.layer_diff_id == OPENSSL.layer_diff_id
+
+    # busybox back (image rebuilt from an old base): the same finding reopens
+    ch = sync_findings(session, img, [OPENSSL, ZLIB, BUSYBOX], now=T0 + timedelta(days=2))
+    assert ch.opened == (fid_bb,)
+    session.commit()
+    session.expire_all()
+    bb = session.get(Finding, fid_bb)
+    assert bb is not None and bb.state is FindingState.OPEN and bb.resolved_at is None
+    assert bb.first_seen == T0
+
+
+def test_exempted_findings_stay_exempted(session: Session) -> None:
+    img = _image(session)
+    sync_findings(session, img, [OPENSSL], now=T0)
+    fid = image_finding_id(img.digest, OPENSSL.purl, OPENSSL.vulnerability_id)
+    session.commit()
+    assert set_exempted(session, fid, True)
+    assert not set_exempted(session, fid, True)
+    ch = sync_findings(session, img, [OPENSSL], now=T0 + timedelta(days=1))
+    assert ch == type(ch)((), (), 0)
+    ch = sync_findings(session, img, [], now=T0 + timedelta(days=2))
+    assert ch.resolved == ()  # exempted is not "resolved"
+    assert set_exempted(session, fid, False)
+    f = session.get(Finding, fid)
+    assert f is not None and f.state is FindingState.OPEN
+    assert not set_exempted(session, "0" * 32, True)
+
+
+def test_filters(session: Session) -> None:
+    img = _image(session)
+    sync_findings(session, img, [OPENSSL, BUSYBOX, ZLIB], now=T0)
+    session.commit()
+
+    def vulns(flt: FindingFilter) -> set[str]:
+        return {f.vulnerability_id for f in list_findings(session, flt).items}
+
+    assert vulns(FindingFilter()) == {"CVE-2021-3711", "CVE-2021-42374", "CVE-2018-25032"}
+    assert vulns(FindingFilter(severities=(Rating.CRITICAL, Rating.HIGH))) == {
+        "CVE-2021-3711",
+        "CVE-2018-25032",
+    }
+    assert vulns(FindingFilter(fixable=False)) == {"CVE-2018-25032"}
+    assert vulns(FindingFilter(vulnerability_id="CVE-2021-42374")) == {"CVE-2021-42374"}
+    assert vulns(FindingFilter(package_name="zlib")) == {"CVE-2018-25032"}
+    assert vulns(FindingFilter(image_ids=(img.id + 1,))) == set()
+    assert vulns(FindingFilter(since=T0 + timedelta(seconds=1))) == set()
+    assert vulns(FindingFilter(states=(FindingState.FIXED,))) == set()
+
+
+def test_keyset_pagination_visits_every_finding_once(session: Session) -> None:
+    img = _image(session)
+    # 57 findings over 5 distinct first_seen values: pages cut through runs of equal times
+    for day in range(5):
+        batch = [
+            ObservedFinding(
+                purl=f"pkg:pypi/pkg{day}-{i}@1.0",
+                package_name=f"pkg{day}-{i}",
+                package_version="1.0",
+                vulnerability_id=f"GHSA-{day}-{i}",
+                severity=Rating.LOW,
+                fixable=True,
+            )
+            for i in range(12 if day != 2 else 9)
+        ]
+        existing = [
+            ObservedFinding(
+                purl=f.package_purl,
+                package_name=f.package_name,
+                package_version=f.package_version,
+                vulnerability_id=f.vulnerability_id,
+                severity=f.severity,
+                fixable=f.fixable,
+            )
+            for f in session.query(Finding).filter(Finding.image_id == img.id)
+        ]
+        sync_findings(session, img, existing + batch, now=T0 + timedelta(days=day))
+    session.commit()
+    seen: list[Finding] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = list_findings(session, FindingFilter(), cursor=cursor, limit=10)
+        seen.extend(page.items)
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert pages == 6
+    assert len(seen) == len({f.id for f in seen}) == 57
+    keys = [(f.first_seen, f.id) for f in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_page_limit_bounds(session: Session) -> None:
+    with pytest.raises(ValueError, match="between 1 and 1000"):
+        list_findings(session, limit=0)
+    with pytest.raises(ValueError, match="between 1 and 1000"):
+        list_findings(session, limit=1001)
+
+
+def test_cursor_round_trip_and_rejects() -> None:
+    fid = "0123456789abcdef" * 2
+    assert decode_cursor(encode_cursor(T0, fid)) == (T0, fid)
+    for bad in ["", "x" * 300, "bm90IGpzb24", encode_cursor(T0, "zz"), "W10"]:
+        with pytest.raises(CursorError):
+            decode_cursor(bad)
+
+
+@given(st.text(max_size=250))
+def test_fuzz_cursor_is_clean_error_or_valid(text: str) -> None:
+    try:
+        seen, fid = decode_cursor(text)
+    except CursorError as e:
+        assert "\n" not in str(e)
+    else:
+        assert seen.tzinfo is not None and len(fid) == 32

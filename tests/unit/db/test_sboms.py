@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shoal.db.errors import StoredSbomError
+from shoal.db.models import Sbom as SbomRow
+from shoal.db.sboms import decode_sbom, encode_sbom, load_sbom, sbom_key, sbom_version, store_sbom
+from shoal.export.base import clean_sbom
+from shoal.export.json import from_native_json
+from shoal.model import Sbom
+
+TESTDATA = Path(__file__).parent / "testdata"
+
+
+def _sbom(name: str) -> Sbom:
+    return from_native_json((TESTDATA / name).read_bytes())
+
+
+@pytest.mark.parametrize("name", ["alpine-3.14.json", "debian-bookworm-app.json"])
+def test_store_and_load_round_trip(session: Session, name: str) -> None:
+    sbom = _sbom(name)
+    assert store_sbom(session, sbom, "0.1.0")
+    session.commit()
+    digest, platform = sbom_key(sbom)
+    loaded = load_sbom(session, digest, platform)
+    assert loaded == clean_sbom(sbom)
+    assert sbom_version(session, digest, platform) == "0.1.0"
+    row = session.scalars(select(SbomRow)).one()
+    assert row.size > len(row.blob)  # compressed
+
+
+def test_stored_once_per_digest_and_platform(session: Session) -> None:
+    sbom = _sbom("alpine-3.14.json")
+    assert store_sbom(session, sbom, "0.1.0")
+    assert not store_sbom(session, sbom, "0.1.0")
+    assert store_sbom(session, sbom, "0.2.0")  # another analyser replaces it
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(SbomRow)) == 1
+    digest, platform = sbom_key(sbom)
+    assert sbom_version(session, digest, platform) == "0.2.0"
+    assert platform == "linux/arm/v7"
+    assert load_sbom(session, digest, "linux/amd64") is None
+    assert sbom_version(session, "sha256:" + "0" * 64) is None
+
+
+def test_sbom_without_digest_cannot_be_stored(session: Session) -> None:
+    sbom = _sbom("alpine-3.14.json")
+    bare = dataclasses.replace(sbom, image=dataclasses.replace(sbom.image, manifest_digest=None))
+    with pytest.raises(ValueError, match="no manifest digest"):
+        store_sbom(session, bare, "0.1.0")
+
+
+def test_corrupt_blob_raises_with_digest(session: Session) -> None:
+    sbom = _sbom("alpine-3.14.json")
+    store_sbom(session, sbom, "0.1.0")
+    row = session.scalars(select(SbomRow)).one()
+    row.blob = zstandard.ZstdCompressor().compress(b'{"schema": "nope"}')
+    session.commit()
+    digest, platform = sbom_key(sbom)
+    with pytest.raises(StoredSbomError, match=digest) as e:
+        load_sbom(session, digest, platform)
+    assert "\n" not in str(e.value)
+
+
+def test_decompression_bomb_is_bounded() -> None:
+    bomb = zstandard.ZstdCompressor(level=19).compress(b" " * (2 * 1024 * 1024))
+    with pytest.raises(StoredSbomError, match="over 1048576 bytes"):
+        decode_sbom(bomb, max_bytes=1024 * 1024)
+
+
+def test_encode_decode_is_exact() -> None:
+    sbom = _sbom("debian-bookworm-app.json")
+    blob, size = encode_sbom(sbom)
+    assert decode_sbom(blob) == clean_sbom(sbom)
+    assert size > 0
+
+
+@given(st.binary(max_size=400))
+def test_fuzz_garbage_blob_is_stored_sbom_error(blob: bytes) -> None:
+    with pytest.raises(StoredSbomError) as e:
+        decode_sbom(blob)
+    assert "\n" not in str(e.value)
+
+
+@given(st.binary(max_size=400))
+def test_fuzz_compressed_garbage_is_stored_sbom_error(raw: bytes) -> None:
+    with pytest.raises(StoredSbomError):
+        decode_sbom(zstandard.ZstdCompressor().compress(raw))
