@@ -25,7 +25,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from shoal.db.errors import CursorError
-from shoal.db.models import Finding, Image
+from shoal.db.models import Finding, Image, Repository
 from shoal.db.types import FindingState
 from shoal.model.advisory import Rating
 
@@ -75,6 +75,10 @@ def sync_findings(
     findings stay exempted. Duplicates in `observed` count once.
     """
     now = now or datetime.now(UTC)
+    # two syncs of one image at once (a re-match racing a scan) would both insert the
+    # same new finding; the row lock makes the second wait and see the first's result.
+    # SQLite ignores FOR UPDATE: its BEGIN IMMEDIATE already serialises writers.
+    session.execute(select(Image.id).where(Image.id == image.id).with_for_update())
     seen: dict[str, ObservedFinding] = {}
     for o in observed:
         seen.setdefault(image_finding_id(image.digest, o.purl, o.vulnerability_id), o)
@@ -152,6 +156,8 @@ class FindingFilter:
     fixable: bool | None = None
     vulnerability_id: str | None = None
     image_ids: tuple[int, ...] = ()
+    repository_id: int | None = None
+    registry_id: int | None = None
     package_name: str | None = None
     since: datetime | None = None  # first_seen at or after
 
@@ -183,6 +189,18 @@ def list_findings(
         q = q.where(Finding.vulnerability_id == flt.vulnerability_id)
     if flt.image_ids:
         q = q.where(Finding.image_id.in_(flt.image_ids))
+    if flt.repository_id is not None:
+        q = q.where(
+            Finding.image_id.in_(select(Image.id).where(Image.repository_id == flt.repository_id))
+        )
+    if flt.registry_id is not None:
+        q = q.where(
+            Finding.image_id.in_(
+                select(Image.id)
+                .join(Repository, Repository.id == Image.repository_id)
+                .where(Repository.registry_id == flt.registry_id)
+            )
+        )
     if flt.package_name is not None:
         q = q.where(Finding.package_name == flt.package_name)
     if flt.since is not None:

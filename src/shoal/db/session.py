@@ -36,7 +36,7 @@ def parse_url(url: str | URL) -> URL:
     """The URL with the driver shoal uses; `DbError` for anything but SQLite/PostgreSQL."""
     try:
         u = make_url(url)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
         raise DbError(f"database URL {_redacted(url)!r} does not parse") from e
     backend = u.get_backend_name()
     if backend in ("postgresql", "postgres"):
@@ -93,5 +93,5 @@ def _redacted(url: str | URL) -> str:
         return url.render_as_string(hide_password=True)
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable>"

@@ -24,7 +24,7 @@ BACKENDS = ["sqlite", "postgresql"]
 def _pg_admin(sql: str) -> None:
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
     except psycopg.OperationalError as e:
         pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed (run 'make test'): {e}")
 

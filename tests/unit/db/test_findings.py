@@ -20,7 +20,7 @@ from shoal.db.findings import (
     sync_findings,
 )
 from shoal.db.inventory import record_push
-from shoal.db.models import Finding, Image
+from shoal.db.models import Finding, Image, Repository
 from shoal.db.types import FindingState
 from shoal.model.advisory import Rating
 from tests.unit.db.factories import DIGEST_A, DIGEST_B, tree
@@ -133,6 +133,12 @@ def test_filters(session: Session) -> None:
     assert vulns(FindingFilter(vulnerability_id="CVE-2021-42374")) == {"CVE-2021-42374"}
     assert vulns(FindingFilter(package_name="zlib")) == {"CVE-2018-25032"}
     assert vulns(FindingFilter(image_ids=(img.id + 1,))) == set()
+    repo_id = img.repository_id
+    assert len(vulns(FindingFilter(repository_id=repo_id))) == 3
+    assert vulns(FindingFilter(repository_id=repo_id + 1)) == set()
+    reg_id = session.get(Repository, repo_id).registry_id  # type: ignore[union-attr]
+    assert len(vulns(FindingFilter(registry_id=reg_id))) == 3
+    assert vulns(FindingFilter(registry_id=reg_id + 1)) == set()
     assert vulns(FindingFilter(since=T0 + timedelta(seconds=1))) == set()
     assert vulns(FindingFilter(states=(FindingState.FIXED,))) == set()
 

@@ -4,6 +4,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
@@ -22,8 +24,10 @@ def test_postgres_urls_use_psycopg() -> None:
 def test_other_databases_and_garbage_are_refused_in_one_line() -> None:
     with pytest.raises(DbError, match="only sqlite and postgresql"):
         parse_url("mysql+pymysql://root:pw@db/shoal")
-    with pytest.raises(DbError, match="does not parse"):
-        parse_url("not a url")
+    for bad in ["not a url", "postgresql://u:pw@h:abc/db", "postgresql://u:p@[::1/db"]:
+        with pytest.raises(DbError, match="does not parse") as e:
+            parse_url(bad)
+        assert "pw@" not in str(e.value)
     with pytest.raises(DbError) as e:
         parse_url("oracle://scott:tiger@db/x")
     assert "tiger" not in str(e.value)
@@ -59,3 +63,13 @@ def test_timestamps_come_back_aware_utc(engine: Engine, session: Session) -> Non
     session.expire_all()
     assert sub.created_at == at
     assert sub.created_at.tzinfo == UTC
+
+
+@given(st.text(max_size=200))
+def test_fuzz_parse_url_is_url_or_clean_error(text_: str) -> None:
+    try:
+        u = parse_url(text_)
+    except DbError as e:
+        assert "\n" not in str(e)
+    else:
+        assert u.get_backend_name() in ("sqlite", "postgresql")
