@@ -129,6 +129,12 @@ class _Run:
     tags: int = 0
     requests: int = 0
     truncated: str | None = None
+    stopped: bool = False
+    """Set when nothing more may be asked (tag budget spent, rate limited)."""
+
+    def stop(self, why: str) -> None:
+        self.truncated = self.truncated or why
+        self.stopped = True
 
     def error(self, repo: str, tag: str | None, message: str) -> None:
         log.warning("poll %s: %s", self.host, message)
@@ -191,7 +197,7 @@ def discover(
 
     polled: set[str] = set()
     for repo in names:
-        if run.truncated is not None:
+        if run.stopped:
             break
         polled.add(repo)
         _poll_repository(run, repo, explicit=explicit)
@@ -302,7 +308,7 @@ def _poll_repository(run: _Run, repo: str, *, explicit: bool) -> None:
             failures += 1
             stop = isinstance(e, AuthError | RateLimited) or failures >= MAX_CONSECUTIVE_FAILURES
             if isinstance(e, RateLimited):
-                run.truncated = f"{run.host}: rate limited; stopped polling at {repo}:{tag}"
+                run.stop(f"{run.host}: rate limited; stopped polling at {repo}:{tag}")
             unresolved.update(tags[i:] if stop else (tag,))
             if stop:
                 break
@@ -337,7 +343,7 @@ def _list_tags(run: _Run, repo: str, *, explicit: bool) -> tuple[list[str], bool
             if tag in seen:
                 continue
             if run.tags >= run.max_tags:
-                run.truncated = (
+                run.stop(
                     f"{run.host}: more than max_tags ({run.max_tags}) tags; "
                     f"stopped polling in {repo}"
                 )
@@ -360,7 +366,7 @@ def _list_tags(run: _Run, repo: str, *, explicit: bool) -> tuple[list[str], bool
         run.error(repo, None, str(e))
         run.carry_over(repo)
         if isinstance(e, RateLimited):
-            run.truncated = f"{run.host}: rate limited; stopped polling at {repo}"
+            run.stop(f"{run.host}: rate limited; stopped polling at {repo}")
         return None
     return tags, True
 
@@ -381,7 +387,7 @@ def _check_untagged(run: _Run, repo: str, digests: Iterable[str]) -> None:
     registry no longer has: a 404 by digest. An untagged manifest that remains is not
     deleted; it just leaves the state, which maps tags only."""
     for digest in dict.fromkeys(digests):
-        if run.truncated is not None:
+        if run.stopped:
             return
         run.requests += 1
         try:
@@ -391,4 +397,4 @@ def _check_untagged(run: _Run, repo: str, digests: Iterable[str]) -> None:
         except (RegistryError, LimitExceeded) as e:
             run.error(repo, None, str(e))
             if isinstance(e, RateLimited):
-                run.truncated = f"{run.host}: rate limited; stopped polling at {repo}"
+                run.stop(f"{run.host}: rate limited; stopped polling at {repo}")
