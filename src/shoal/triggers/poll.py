@@ -99,7 +99,7 @@ class DiscoveryResult:
     repositories: int
     """Repositories whose tags were listed (successfully or not)."""
     tags: int
-    """Tags listed across those repositories."""
+    """Tag list entries read across those repositories."""
     requests: int
     """Registry API calls discovery made: a listing counts once however many pages it
     has, and token requests and retries inside the client are not counted."""
@@ -238,17 +238,18 @@ def _catalog(run: _Run, max_repositories: int) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     try:
-        for name in run.client.catalog():
-            if name in seen:
-                continue  # a registry that repeats itself across pages
-            if len(names) >= max_repositories:
+        for i, name in enumerate(run.client.catalog()):
+            # Repeats count too: a registry that pages the same names forever must
+            # still come to an end.
+            if i >= max_repositories:
                 run.truncated = (
                     f"{run.host}: the catalog lists more than max_repositories "
-                    f"({max_repositories}) repositories; polled the first {max_repositories}"
+                    f"({max_repositories}) repositories; polled the first {len(names)}"
                 )
                 break
-            seen.add(name)
-            names.append(name)
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
     except (AuthError, NotFound) as e:
         raise RegistryError(
             f"{run.host}: the registry does not list its repositories (/v2/_catalog: {e}); "
@@ -340,16 +341,18 @@ def _list_tags(run: _Run, repo: str, *, explicit: bool) -> tuple[list[str], bool
     seen: set[str] = set()
     try:
         for tag in run.client.tags(repo):
-            if tag in seen:
-                continue
+            # Repeats count too: a registry that pages the same names forever must
+            # still run out of budget.
             if run.tags >= run.max_tags:
                 run.stop(
                     f"{run.host}: more than max_tags ({run.max_tags}) tags; "
                     f"stopped polling in {repo}"
                 )
                 return tags, False
-            seen.add(tag)
             run.tags += 1
+            if tag in seen:
+                continue
+            seen.add(tag)
             if not TAG_RE.fullmatch(tag):
                 run.error(repo, None, f"{run.host}/{repo}: invalid tag {tag[:100]!r} in tag list")
                 continue

@@ -768,3 +768,99 @@ def test_hostile_registry_answers_are_errors_never_crashes(
             for e in result.events
             if e.digest is None
         )
+
+
+def test_docker_hub_style_catalog_refusal_after_token_auth() -> None:
+    # Docker Hub hands out a token for registry:catalog:* and still refuses the catalog.
+    fake = FakeRegistry()
+    challenge = (
+        'Bearer realm="https://auth.registry.test/token",service="registry.test",'
+        'scope="registry:catalog:*"'
+    )
+    fake.overrides.append(
+        lambda req: (
+            httpx.Response(200, json={"token": "t0k3n"})
+            if req.url.host == "auth.registry.test"
+            else httpx.Response(
+                401,
+                headers={"WWW-Authenticate": challenge},
+                json={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+            )
+            if req.url.path == "/v2/_catalog"
+            else None
+        )
+    )
+
+    with pytest.raises(RegistryError) as info:
+        poll(fake)
+
+    assert str(info.value) == (
+        "registry.test: the registry does not list its repositories (/v2/_catalog: "
+        "registry.test: access denied (HTTP 401) (UNAUTHORIZED: authentication required)); "
+        "name the repositories to poll explicitly"
+    )
+
+
+def test_denied_tag_stops_its_repository_only() -> None:
+    fake = FakeRegistry()
+    for tag in ("a", "b", "c"):
+        fake.push("private/app", tag, OCI)
+    fake.push("public/app", "v1", V2S2)
+    known = {("private/app", "a"): sha(OCI), ("private/app", "c"): sha(V2S2)}
+    fake.overrides.append(
+        lambda req: (
+            errors(403, "DENIED", "requested access to the resource is denied")
+            if req.url.path.startswith("/v2/private/app/manifests/")
+            else None
+        )
+    )
+
+    result = poll(fake, known)
+
+    assert fake.count("HEAD", r"/v2/private/app/manifests/.+") == 1
+    assert [(e.repository, e.tag) for e in result.errors] == [("private/app", "a")]
+    assert result.events == [scan("public/app", sha(V2S2), "v1", DOCKER_V2)]
+    assert result.state == {**known, ("public/app", "v1"): sha(V2S2)}
+
+
+def test_failed_check_of_an_untagged_digest_is_an_error_not_a_deletion(
+    fake: FakeRegistry,
+) -> None:
+    first = poll(fake)
+    fake.delete_manifest("team/app", sha(INDEX))
+    fake.overrides.append(
+        lambda req: (
+            httpx.Response(500) if req.url.path == f"/v2/team/app/manifests/{sha(INDEX)}" else None
+        )
+    )
+
+    result = poll(fake, first.state)
+
+    assert result.events == [deleted("team/app", tag="v1-multi")]
+    assert [(e.repository, e.tag) for e in result.errors] == [("team/app", None)]
+    assert sha(INDEX) in result.errors[0].message
+
+
+def test_a_registry_repeating_its_tag_list_forever_runs_out_of_budget() -> None:
+    fake = FakeRegistry()
+    fake.push("team/app", "v1", OCI)
+    pages = iter(range(10**6))
+    fake.overrides.append(
+        lambda req: (
+            httpx.Response(
+                200,
+                json={"name": "team/app", "tags": ["v1", "v1"]},
+                headers={"Link": f'</v2/team/app/tags/list?page={next(pages)}>; rel="next"'},
+            )
+            if req.url.path == "/v2/team/app/tags/list"
+            else None
+        )
+    )
+
+    result = poll(fake, max_tags=50)
+
+    assert result.truncated == (
+        "registry.test: more than max_tags (50) tags; stopped polling in team/app"
+    )
+    assert fake.count("GET", "/v2/team/app/tags/list") == 26
+    assert result.state == {("team/app", "v1"): sha(OCI)}
