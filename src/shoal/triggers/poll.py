@@ -31,7 +31,12 @@ its first part polled. Whatever was not reached keeps its stored state and nothi
 unseen is reported deleted. A registry that rate-limits us stops the poll the same way,
 since every further request would wait out the same limit.
 
-``HEAD`` is used because it is cheap (Docker Hub does not count it against the pull
+Events carry no times (`pushed_at`, `deleted_at` are None): a registry does not say
+when a tag moved, and the time of the poll would make images pushed years ago look new.
+`DiscoveryResult.started_at` and `finished_at` bound when the change was seen.
+
+Repositories and tags are asked for one after the other; a poll costs one tag listing
+per repository and one ``HEAD`` per tag. ``HEAD`` is used because it is cheap (Docker Hub does not count it against the pull
 limit); a registry that sends no ``Docker-Content-Digest`` costs a ``GET`` per tag.
 """
 

@@ -760,14 +760,30 @@ def test_hostile_registry_answers_are_errors_never_crashes(
         # the healthy repository is always found (a catalog that answers 200 without a
         # list is taken at its word by the client: an empty registry)
         assert result.state[("zz/ok", "v1")] == sha(V2S2)
-    # failures never look like deletions
-    for err in result.errors:
-        assert "\n" not in err.message
-        assert not any(
-            isinstance(e, Deleted) and e.repository == err.repository and e.tag is None
-            for e in result.events
-            if e.digest is None
-        )
+    # failures never look like deletions of a whole repository
+    failed = {err.repository for err in result.errors}
+    gone = {
+        e.repository
+        for e in result.events
+        if isinstance(e, Deleted) and e.tag is None and e.digest is None
+    }
+    assert not failed & gone
+    assert all("\n" not in err.message for err in result.errors)
+
+
+_NAMES = st.text(st.characters(codec="utf-8"), max_size=20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(known=st.dictionaries(st.tuples(_NAMES | _REPOS, _NAMES | _TAGS), _NAMES, max_size=6))
+def test_garbage_in_the_stored_state_is_survived(known: dict[tuple[str, str], str]) -> None:
+    fake = FakeRegistry()
+    fake.push("a/one", "v1", OCI)
+
+    result = poll(fake, known)
+
+    assert result.state[("a/one", "v1")] == sha(OCI)
+    assert all("\n" not in err.message for err in result.errors)
 
 
 def test_docker_hub_style_catalog_refusal_after_token_auth() -> None:
