@@ -36,8 +36,9 @@ when a tag moved, and the time of the poll would make images pushed years ago lo
 `DiscoveryResult.started_at` and `finished_at` bound when the change was seen.
 
 Repositories and tags are asked for one after the other; a poll costs one tag listing
-per repository and one ``HEAD`` per tag. ``HEAD`` is used because it is cheap (Docker Hub does not count it against the pull
-limit); a registry that sends no ``Docker-Content-Digest`` costs a ``GET`` per tag.
+per repository and one ``HEAD`` per tag (plus one per old digest no tag names any more).
+``HEAD`` because it is cheap: Docker Hub does not count it against the pull limit. A
+registry that sends no ``Docker-Content-Digest`` costs a ``GET`` per tag.
 """
 
 from __future__ import annotations
