@@ -2,6 +2,7 @@
 
 `ALL` lists every dialect explicitly (nothing registers itself at import time);
 `get_trigger(name)` returns one with default settings. See `base` for the contract.
+`poll.discover` is the fallback for registries that cannot send webhooks.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shoal.triggers.base import (
 )
 from shoal.triggers.distribution import DistributionTrigger
 from shoal.triggers.harbor import HarborTrigger
+from shoal.triggers.poll import DiscoveryResult, PollError, discover
 
 ALL: tuple[type[TriggerSource], ...] = (DistributionTrigger, HarborTrigger, AcrTrigger)
 
@@ -40,8 +42,10 @@ __all__ = [
     "ALL",
     "AcrTrigger",
     "Deleted",
+    "DiscoveryResult",
     "DistributionTrigger",
     "HarborTrigger",
+    "PollError",
     "PullEvent",
     "ScanRequest",
     "TriggerAuthError",
@@ -49,5 +53,6 @@ __all__ = [
     "TriggerFormatError",
     "TriggerSource",
     "dedupe",
+    "discover",
     "get_trigger",
 ]
