@@ -27,6 +27,9 @@ from shoal.db.errors import DbError
 from shoal.db.models import Image, ImageTag, Registry, Repository, Subscription
 from shoal.db.types import RegistryKind
 from shoal.model.advisory import Rating
+from shoal.model.digest import InvalidDigest, parse_digest
+from shoal.model.sbom import Platform
+from shoal.oci.reference import NAME_TOTAL_LENGTH_MAX, PATH_RE, TAG_RE
 
 MAX_WINDOW_DAYS = 3650
 
@@ -150,10 +153,38 @@ def check_webhook_secret(reg: Registry, presented: str | bytes) -> bool:
     return verify_webhook_secret(reg.webhook_secret_hash, presented)
 
 
+def check_repository_name(name: str) -> None:
+    """ValueError unless `name` is a repository name the distribution spec allows."""
+    if len(name) > NAME_TOTAL_LENGTH_MAX or not PATH_RE.fullmatch(name):
+        raise ValueError(f"invalid repository name {name[:100]!r}")
+
+
+def check_image_key(digest: str, platform: str) -> None:
+    """ValueError unless `digest` is a sha256/sha512 digest and `platform` is "" or
+    os/arch[/variant]. Webhook bodies reach here: checking keeps junk out of the key."""
+    try:
+        parse_digest(digest)
+    except InvalidDigest as e:
+        raise ValueError(str(e)) from e
+    if platform:
+        try:
+            Platform.parse(platform)
+        except ValueError as e:
+            raise ValueError(str(e)[:200]) from e
+        if len(platform) > 100:
+            raise ValueError(f"invalid platform {platform[:100]!r}: too long")
+
+
+def check_tag(tag: str) -> None:
+    if not TAG_RE.fullmatch(tag):
+        raise ValueError(f"invalid tag {tag[:200]!r}")
+
+
 def ensure_repository(
     session: Session, registry_id: int, name: str, *, now: datetime | None = None
 ) -> Repository:
     """The registry's repository `name`, created on first sight (concurrency-safe)."""
+    check_repository_name(name)
     stmt = (
         insert_for(session, Repository)
         .values(registry_id=registry_id, name=name, created_at=now or _now())
@@ -175,7 +206,11 @@ def record_push(
     at: datetime | None = None,
 ) -> Image:
     """The image for a pushed manifest: one row however often the digest is pushed;
-    `pushed_at` is the latest push and each tag moves to this image."""
+    `pushed_at` is the latest push and each tag moves to this image. ValueError for a
+    malformed digest, platform or tag (before anything is written)."""
+    check_image_key(digest, platform)
+    for tag in tags:
+        check_tag(tag)
     at = at or _now()
     stmt = (
         insert_for(session, Image)
@@ -204,6 +239,7 @@ def record_push(
 
 def tag_image(session: Session, image: Image, tag: str, *, at: datetime | None = None) -> None:
     """Point `tag` of the image's repository at `image` (moving it from another image)."""
+    check_tag(tag)
     at = at or _now()
     ins = insert_for(session, ImageTag).values(
         repository_id=image.repository_id, image_id=image.id, tag=tag, updated_at=at

@@ -21,6 +21,7 @@ from shoal.db.errors import DbError
 
 ENV_VAR = "SHOAL_DATABASE_URL"
 SQLITE_BUSY_MS = 30_000  # how long a writer waits for another one before "database is locked"
+_READ_ONLY = "shoal_read_only"  # execution option: a session that never writes
 
 
 def default_database_url() -> str:
@@ -62,9 +63,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(u, **kwargs)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose objects stay readable after commit (API handlers return them)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (API handlers return them).
+
+    `read_only` sessions on SQLite start a deferred transaction, so they never wait for
+    or block a writer (WAL gives them a snapshot); a write in one fails instead."""
+    bind = engine.execution_options(**{_READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -72,7 +77,8 @@ def _sqlite_setup(engine: Engine) -> None:
     # upgrades it to a write lock on the first write; in WAL mode that upgrade fails at
     # once (SQLITE_BUSY_SNAPSHOT) if another writer committed meanwhile, whatever the
     # busy timeout. Taking the write lock at BEGIN makes concurrent writers queue instead.
-    # Readers outside a transaction are never blocked (WAL).
+    # The price: a transaction holds the write lock from its first statement, so keep
+    # them short; sessions that only read use `session_factory(read_only=True)`.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -85,7 +91,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def _redacted(url: str | URL) -> str:

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shoal.db.errors import CursorError
 from shoal.db.findings import (
+    FindingChanges,
     FindingFilter,
     ObservedFinding,
     decode_cursor,
@@ -210,3 +214,32 @@ def test_fuzz_cursor_is_clean_error_or_valid(text: str) -> None:
         assert "\n" not in str(e)
     else:
         assert seen.tzinfo is not None and len(fid) == 32
+
+
+def test_concurrent_syncs_of_one_image_serialise(
+    engine: Engine, sessions: Callable[[], Session]
+) -> None:
+    with sessions() as s:
+        img_id = _image(s).id
+        s.commit()
+    results: list[FindingChanges] = []
+    start = threading.Barrier(4, timeout=60)
+
+    def rematch() -> None:
+        start.wait()  # before any statement: on SQLite the first one takes the write lock
+        with sessions() as s:
+            img = s.get(Image, img_id)
+            assert img is not None
+            results.append(sync_findings(s, img, [OPENSSL, BUSYBOX, ZLIB], now=T0))
+            s.commit()
+
+    threads = [threading.Thread(target=rematch) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # exactly one sync opened the three findings; the others saw them as existing
+    assert sorted(len(r.opened) for r in results) == [0, 0, 0, 3]
+    assert sorted(r.still_open for r in results) == [0, 3, 3, 3]
+    with sessions() as s:
+        assert len(list_findings(s).items) == 3

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from shoal.db.errors import DbError
 from shoal.db.inventory import (
     SubscriptionSettings,
+    check_image_key,
+    check_tag,
     create_subscription,
     ensure_repository,
     image_tags,
@@ -61,6 +63,34 @@ def test_tag_moves_to_the_newest_push(session: Session) -> None:
     session.commit()
     assert image_tags(session, old.id) == ["3.14"]
     assert image_tags(session, new.id) == ["latest"]
+
+
+def test_malformed_keys_are_refused_before_writing(session: Session) -> None:
+    _, reg, repo = tree(session)
+    for digest, platform, tags, msg in [
+        ("sha256:abc", "", (), "invalid sha256 digest"),
+        ("md5:" + "0" * 32, "", (), "unsupported digest algorithm"),
+        (DIGEST_A, "linux", (), "invalid platform"),
+        (DIGEST_A, "linux/" + "x" * 200, (), "too long"),
+        (DIGEST_A, "", ("-leading-dash",), "invalid tag"),
+        (DIGEST_A, "", ("t" * 129,), "invalid tag"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            record_push(session, repo.id, digest, platform=platform, tags=tags, at=T0)
+    for name in ["", "UPPER/case", "a//b", "x" * 300]:
+        with pytest.raises(ValueError, match="invalid repository name"):
+            ensure_repository(session, reg.id, name)
+    assert session.scalar(select(func.count()).select_from(Image)) == 0
+
+
+@given(st.text(max_size=80), st.text(max_size=40), st.lists(st.text(max_size=40), max_size=2))
+def test_fuzz_image_keys_validate_cleanly(digest: str, platform: str, tags: list[str]) -> None:
+    try:
+        check_image_key(digest, platform)
+        for t in tags:
+            check_tag(t)
+    except ValueError as e:
+        assert "\n" not in str(e)
 
 
 def test_ensure_repository_is_idempotent(session: Session) -> None:

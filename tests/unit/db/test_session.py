@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from shoal.db.errors import DbError
 from shoal.db.inventory import create_subscription
-from shoal.db.session import default_database_url, make_engine, parse_url
+from shoal.db.models import Subscription
+from shoal.db.session import default_database_url, make_engine, parse_url, session_factory
 
 
 def test_postgres_urls_use_psycopg() -> None:
@@ -73,3 +74,17 @@ def test_fuzz_parse_url_is_url_or_clean_error(text_: str) -> None:
         assert "\n" not in str(e)
     else:
         assert u.get_backend_name() in ("sqlite", "postgresql")
+
+
+def test_read_only_sessions_do_not_block_writers(engine: Engine) -> None:
+    writer = session_factory(engine)
+    reader = session_factory(engine, read_only=True)
+    with reader() as r, writer() as w:
+        assert r.scalar(select(func.count()).select_from(Subscription)) == 0  # open snapshot
+        create_subscription(w, "team")  # would wait for r on SQLite without read_only
+        w.commit()
+        # SQLite: the reader keeps its snapshot; PostgreSQL (read committed): sees the commit
+        snapshot = 0 if engine.dialect.name == "sqlite" else 1
+        assert r.scalar(select(func.count()).select_from(Subscription)) == snapshot
+    with reader() as r:
+        assert r.scalar(select(func.count()).select_from(Subscription)) == 1
