@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session
 from shoal.db.errors import CursorError
 from shoal.db.models import Finding, Image, Repository
 from shoal.db.types import FindingState
-from shoal.model.advisory import Rating
+from shoal.model.advisory import FixState, Rating
+from shoal.model.finding import Finding as ModelFinding
+from shoal.model.finding import package_ref
 
 MAX_PAGE = 1000
 _CURSOR_MAX = 200  # characters; ours are ~70
@@ -49,6 +51,21 @@ class ObservedFinding:
     fixable: bool
     fixed_versions: tuple[str, ...] = ()
     layer_diff_id: str | None = None
+
+
+def from_scan_finding(finding: ModelFinding) -> ObservedFinding:
+    """A scan's `shoal.model.Finding` as the row data `sync_findings` stores.
+    Fixable means the feed names a version that fixes it."""
+    return ObservedFinding(
+        purl=package_ref(finding.package),
+        package_name=finding.package.name,
+        package_version=finding.package.version,
+        vulnerability_id=finding.vulnerability,
+        severity=finding.rating,
+        fixable=finding.fix_state is FixState.FIXED and bool(finding.fixed_versions),
+        fixed_versions=finding.fixed_versions,
+        layer_diff_id=finding.package.layer,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from shoal.db.findings import (
     ObservedFinding,
     decode_cursor,
     encode_cursor,
+    from_scan_finding,
     image_finding_id,
     list_findings,
     set_exempted,
@@ -26,7 +28,10 @@ from shoal.db.findings import (
 from shoal.db.inventory import record_push
 from shoal.db.models import Finding, Image, Repository
 from shoal.db.types import FindingState
-from shoal.model.advisory import Rating
+from shoal.model.advisory import FixState, Rating
+from shoal.model.finding import Finding as ModelFinding
+from shoal.model.finding import SeverityProvenance, package_ref
+from shoal.model.package import Package, PackageType
 from tests.unit.db.factories import DIGEST_A, DIGEST_B, tree
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -64,6 +69,46 @@ ZLIB = ObservedFinding(
 def _image(session: Session, digest: str = DIGEST_A) -> Image:
     _, _, repo = tree(session)
     return record_push(session, repo.id, digest, platform="linux/arm/v7", at=T0)
+
+
+def test_observed_from_a_scan_finding() -> None:
+    pkg = Package(
+        name="libcrypto1.1",
+        version="1.1.1k-r0",
+        type=PackageType.APK,
+        cataloger="os/apk",
+        arch="armv7",
+        source_name="openssl",
+        layer="sha256:" + "a" * 64,
+    )
+    rating = Rating.CRITICAL
+    f = ModelFinding(
+        id="x",
+        vulnerability="CVE-2021-3711",
+        ids=("CVE-2021-3711",),
+        package=pkg,
+        fix_state=FixState.FIXED,
+        fixed_versions=("1.1.1l-r0",),
+        severity=SeverityProvenance(effective=rating, effective_source="alpine"),
+        matched_by=(),
+    )
+    o = from_scan_finding(f)
+    assert (o.purl, o.package_name, o.vulnerability_id) == (
+        package_ref(pkg),
+        "libcrypto1.1",
+        "CVE-2021-3711",
+    )
+    assert o.purl.startswith("pkg:apk/")
+    assert (o.severity, o.fixable, o.fixed_versions, o.layer_diff_id) == (
+        rating,
+        True,
+        ("1.1.1l-r0",),
+        pkg.layer,
+    )
+    unfixed = from_scan_finding(
+        dataclasses.replace(f, fix_state=FixState.NOT_FIXED, fixed_versions=())
+    )
+    assert not unfixed.fixable
 
 
 def test_finding_id_is_documented_hash() -> None:
