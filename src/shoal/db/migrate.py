@@ -1,11 +1,14 @@
 """Running the Alembic migrations from code: `migrate(url)` brings a database to head.
 
-The service calls `migrate` at start-up; it is idempotent, and on PostgreSQL it takes an
-advisory lock first so that several processes starting at once migrate one at a time.
+The service calls `migrate` at start-up; it is idempotent. Several processes starting
+at once migrate one at a time: on PostgreSQL through an advisory lock, on SQLite through
+its single writer (the migration runs in one BEGIN IMMEDIATE transaction). Within one
+process a lock serialises callers too, as Alembic keeps its running context in globals.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -26,6 +29,7 @@ from shoal.db.session import make_engine
 
 # any fixed 64-bit number; only other shoal processes take this lock
 _PG_MIGRATION_LOCK = 0x5E0A1_0DB
+_IN_PROCESS = threading.Lock()
 
 
 def migrate(url: str | URL | Engine, revision: str = "head") -> None:
@@ -62,6 +66,11 @@ def _config(conn: Connection) -> Config:
 
 
 def _run(conn: Connection, what: str, revision: str) -> None:
+    with _IN_PROCESS:
+        _run_locked(conn, what, revision)
+
+
+def _run_locked(conn: Connection, what: str, revision: str) -> None:
     try:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})

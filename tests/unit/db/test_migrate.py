@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+
 import pytest
 from sqlalchemy import inspect
 
@@ -65,3 +69,33 @@ def test_unreachable_postgres_is_one_line_error_without_password() -> None:
 def test_unsupported_backend_is_refused() -> None:
     with pytest.raises(DbError, match="only sqlite and postgresql"):
         migrate("mysql://root@localhost/shoal")
+
+
+def test_processes_starting_at_once_migrate_one_at_a_time(empty_url: str) -> None:
+    start = threading.Barrier(4, timeout=60)
+    errors: list[BaseException] = []
+
+    def boot() -> None:
+        start.wait()
+        try:
+            migrate(empty_url)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=boot) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert current_revision(empty_url) == "0001"
+    assert schema_diff(empty_url) == []
+
+
+def test_separate_processes_migrating_at_once(empty_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(3, mp_context=ctx) as pool:
+        for f in [pool.submit(migrate, empty_url) for _ in range(3)]:
+            f.result()
+    assert current_revision(empty_url) == "0001"
+    assert schema_diff(empty_url) == []
