@@ -1,7 +1,9 @@
 """Daily counts of open findings, for trends over 7/30/90 days.
 
-`record_daily_counts` is an upsert: the daily job may run several times a day (or be
-retried) and the last run's numbers win. Days with no row for a severity mean zero.
+`snapshot_daily_counts` counts the open findings of a subscription now and stores them
+as the day's numbers, replacing what an earlier run that day stored (a count that fell
+to zero leaves no row, so old rows must go). `record_daily_counts` is the plain upsert
+underneath. Days with no row for a severity mean zero.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shoal.db.dialect import insert_for
-from shoal.db.models import DailyCount
+from shoal.db.models import DailyCount, Finding, Image, Registry, Repository
+from shoal.db.types import FindingState
 from shoal.model.advisory import Rating
 
 
@@ -78,3 +81,31 @@ def daily_counts(
         DayCount(r.day, r.subscription_id, r.registry_id, r.severity, r.fixable, r.open_count)
         for r in session.scalars(q)
     ]
+
+
+def count_open_findings(session: Session, subscription_id: int, day: date) -> list[DayCount]:
+    """Open findings of the subscription now, per registry, severity and fixable."""
+    rows = session.execute(
+        select(Repository.registry_id, Finding.severity, Finding.fixable, func.count())
+        .select_from(Finding)
+        .join(Image, Image.id == Finding.image_id)
+        .join(Repository, Repository.id == Image.repository_id)
+        .join(Registry, Registry.id == Repository.registry_id)
+        .where(Registry.subscription_id == subscription_id, Finding.state == FindingState.OPEN)
+        .group_by(Repository.registry_id, Finding.severity, Finding.fixable)
+    ).all()
+    return sorted(
+        (DayCount(day, subscription_id, reg, sev, fix, int(n)) for reg, sev, fix, n in rows),
+        key=lambda c: (c.registry_id, c.severity.rank, c.fixable),
+    )
+
+
+def snapshot_daily_counts(session: Session, subscription_id: int, day: date) -> int:
+    """Store today's open-finding counts of the subscription as `day`'s; returns rows."""
+    counts = count_open_findings(session, subscription_id, day)
+    session.execute(
+        delete(DailyCount).where(
+            DailyCount.subscription_id == subscription_id, DailyCount.day == day
+        )
+    )
+    return record_daily_counts(session, counts)
