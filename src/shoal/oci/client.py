@@ -341,8 +341,10 @@ class RegistryClient:
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise RegistryError(f"{what}: {key} list is not JSON") from e
             items = doc.get(key) if isinstance(doc, dict) else None
-            if items is None and isinstance(doc, dict):
-                items = []  # Distribution sends "tags": null for a repository without tags
+            if items is None and isinstance(doc, dict) and key in doc:
+                # Distribution sends "tags": null for a repository without tags; a missing
+                # key is a broken answer, not an empty list (that would look like deletions)
+                items = []
             if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
                 raise RegistryError(f"{what}: {key!r} is not a list of strings")
             yield from items

@@ -801,6 +801,13 @@ def test_tags_null_means_none() -> None:
     assert list(c.tags("app")) == []
 
 
+def test_catalog_without_its_key_is_an_error_not_an_empty_list() -> None:
+    # an empty catalog would make every known repository look deleted to discovery
+    c, _, _ = client({"/v2/_catalog": lambda r: httpx.Response(200, json={"oops": []})})
+    with pytest.raises(RegistryError, match="'repositories' is not a list of strings"):
+        list(c.catalog())
+
+
 @pytest.mark.parametrize(
     ("link", "message"),
     [
