@@ -10,6 +10,7 @@ bootstrap:
 
 test: bootstrap
 	$(PY) -m ruff check src tests bench scripts
+	$(PY) -m ruff format --check src tests bench scripts
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $${SHOAL_TEST_JOBS:-2} -p no:cacheprovider

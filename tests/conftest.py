@@ -22,7 +22,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """The real registry behind htpasswd basic auth (user 'alice', password 'wonderland-42')."""
-    reg = start_registry(tmp_path_factory.mktemp("auth-registry"), htpasswd=("alice", "wonderland-42"))
+    reg = start_registry(
+        tmp_path_factory.mktemp("auth-registry"), htpasswd=("alice", "wonderland-42")
+    )
     yield reg
     reg.stop()
 

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 IMAGE_FILES = TESTDATA / "image"  # trimmed real METADATA files and dpkg stanzas
+
+
 def dsa_list() -> Path:
     """The real Debian DSA list: shoal's bundled (compressed) copy."""
     from shoal.vulndb.resolve import bundled_path
