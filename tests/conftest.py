@@ -8,6 +8,8 @@ import pytest
 
 from tests.support.registry import Registry, start_registry
 
+pytest_plugins = ["tests.support.pg", "tests.support.service"]
+
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:

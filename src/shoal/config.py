@@ -64,6 +64,31 @@ class VulnDbSettings(BaseModel):
     max_import_bytes: int = Field(8 * GiB, description="DB size accepted from a bundle")
 
 
+class ServiceSettings(BaseModel):
+    """`shoal serve`: the assessment service."""
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite under the data dir ($SHOAL_DATABASE_URL)"
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("shoal")) / "service",
+        description="SQLite DB, credentials key file, service state",
+    )
+    host: str = Field("127.0.0.1", description="listen address; loopback unless told otherwise")
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = Field(
+        None, description="base URL registries reach shoal at (receiver URLs); default: listen URL"
+    )
+    queue: str = Field("inprocess", description="'inprocess' (default) or 'celery'")
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (queue=celery)")
+    workers: int = Field(2, ge=0, le=64, description="in-process worker threads (0: none)")
+    reassess_hours: float = Field(24.0, gt=0, description="re-assess in-use images this often")
+    poll_minutes: float = Field(15.0, gt=0, description="discovery for registries without webhooks")
+    feed_update_hours: float = Field(0.0, ge=0, description="update feeds this often; 0: never")
+    scheduler: bool = Field(True, description="run the periodic scheduler in this process")
+    webhook_max_bytes: int = Field(1 * MiB, description="largest webhook body accepted")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOAL_", env_nested_delimiter="__")
 
@@ -72,6 +97,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     vulndb: VulnDbSettings = Field(default_factory=VulnDbSettings)
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

@@ -1,0 +1,7 @@
+"""Images: digest, platform, tags, OS, last scan (view 1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["images"])

@@ -1,0 +1,7 @@
+"""Subscriptions: the scope with the plan switch and settings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["subscriptions"])
