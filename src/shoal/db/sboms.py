@@ -29,8 +29,12 @@ _LEVEL = 6  # ~5x on SBOM JSON; levels above cost far more CPU for a few percent
 
 
 def sbom_key(sbom: Sbom) -> tuple[str, str]:
-    """(manifest digest, platform) of the SBOM; ValueError when it has no digest."""
-    digest = sbom.image.manifest_digest
+    """(manifest digest, platform) of the SBOM; ValueError when it has no digest.
+
+    For a platform picked from an index the digest is the index's: that is the digest
+    a push or a tag names and the `Image` row carries, so the service finds the SBOM
+    from the row alone (re-matching never asks the registry which child it was)."""
+    digest = sbom.image.index_digest or sbom.image.manifest_digest
     if not digest:
         raise ValueError(f"SBOM of {sbom.image.reference!r} has no manifest digest to key it by")
     return digest, str(sbom.image.platform) if sbom.image.platform else ""
