@@ -1,11 +1,218 @@
-"""Discover a registry's images by polling (registries without webhooks)."""
+"""Discover a registry's images by polling (registries without webhooks, manual scans of
+a repository or a whole registry).
+
+`handle_discover` runs `shoal.triggers.poll.discover` against the registry, with the
+stored (decrypted) credentials, and applies what it reports through `ingest`: new and
+moved tags become pushes (so their digests are scanned), vanished manifests, tags and
+repositories become deletions.
+
+The state a poll compares with is the inventory itself: ``(repository, tag) -> digest``
+read from the tags stored for the registry. Webhooks and polls keep the same tags, so a
+registry may use both, and there is no second copy to drift. After the events are
+applied the tags are set to the poll's `state` (its truth about tags: `dedupe` may
+have folded a second tag of a new digest into the first one's scan request).
+
+Push times: a registry does not say when a tag moved. The first poll of a registry (or of
+the repository asked for: no tags stored yet) finds images pushed at unknown times, so their `pushed_at` stays NULL;
+on later polls a new digest was pushed since the previous poll, and the poll's time is
+recorded (off by at most one poll interval), which puts it in the in-use window.
+
+Payload: ``{"registry_id": int, "repository": str (optional), "scan_all": bool
+(optional)}``. `scan_all` (manual scans) also queues a scan of every image in scope,
+not only the changed ones; scans already done for the current analyser and DB version
+are not repeated (their key is the same).
+
+The registry client is the one shared with scanning: an ``http://`` URL is used as
+plain HTTP only for loopback hosts and hosts in `OciSettings.insecure_registries`.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shoal.db.errors import DbError
+from shoal.db.inventory import registry_credentials, tag_image
+from shoal.db.jobs import Enqueued
+from shoal.db.models import Image, ImageTag, Registry, Repository
+from shoal.db.types import JobKind
+from shoal.oci.client import RegistryClient
+from shoal.oci.credentials import ANONYMOUS, Credentials
 from shoal.service.context import ServiceContext
+from shoal.service.ingest import IngestResult, ingest_events
+from shoal.service.scanning import submit_scan
+from shoal.triggers.poll import DiscoveryResult, State, discover
+
+log = logging.getLogger("shoal.service.discovery")
+
+MAX_REPOSITORIES = 10_000
+MAX_TAGS = 100_000
+
+
+class DiscoveryError(DbError):
+    """A discovery job that cannot run (bad payload, credentials that do not decrypt)."""
+
+
+def submit_discovery(
+    session: Session,
+    ctx: ServiceContext,
+    registry_id: int,
+    repository: str | None = None,
+    *,
+    scan_all: bool = False,
+    key: str | None = None,
+) -> Enqueued:
+    """Queue a discovery of the registry (or one repository of it) in `session`'s
+    transaction. Without `key` every call is a new job (a manual request); the
+    scheduler passes a key per registry and time slot so a slot polls once."""
+    assert ctx.queue is not None, "ServiceContext.queue is not set"
+    payload: dict[str, Any] = {"registry_id": registry_id}
+    if repository is not None:
+        payload["repository"] = repository
+    if scan_all:
+        payload["scan_all"] = True
+    key = key or f"{registry_id}/{repository or '*'}/{uuid.uuid4().hex}"
+    return ctx.queue.submit(session, JobKind.DISCOVER_REGISTRY, key, payload)
+
+
+def registry_endpoint(ctx: ServiceContext, url: str) -> tuple[str, bool]:
+    """``(host[:port], insecure)`` of a stored registry URL."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    host = parts.netloc.rpartition("@")[2]
+    insecure = parts.scheme == "http" and host in ctx.settings.oci.insecure_registries
+    return host, insecure
+
+
+def registry_client(ctx: ServiceContext, registry: Registry) -> RegistryClient:
+    """A client for `registry` with its stored credentials (decrypted here)."""
+    host, insecure = registry_endpoint(ctx, registry.url)
+    creds: Credentials = ANONYMOUS
+    if registry.credentials:
+        if ctx.cipher is None:
+            raise DiscoveryError(
+                f"registry {registry.id}: has stored credentials but no credentials key is set"
+            )
+        stored = registry_credentials(registry, cipher=ctx.cipher)
+        if stored is not None:
+            creds = Credentials(username=stored.username, password=SecretStr(stored.password))
+    return RegistryClient(
+        host,
+        settings=ctx.settings.oci,
+        limits=ctx.settings.limits,
+        credentials=creds,
+        insecure=insecure,
+    )
+
+
+def known_state(session: Session, registry_id: int) -> State:
+    """``(repository, tag) -> digest`` of every tag stored for the registry."""
+    rows = session.execute(
+        select(Repository.name, ImageTag.tag, Image.digest)
+        .join(ImageTag, ImageTag.repository_id == Repository.id)
+        .join(Image, Image.id == ImageTag.image_id)
+        .where(Repository.registry_id == registry_id)
+    ).all()
+    return {(name, tag): digest for name, tag, digest in rows}
 
 
 def handle_discover(ctx: ServiceContext, payload: dict[str, Any]) -> None:
-    raise NotImplementedError("discovery: being written")
+    registry_id = payload.get("registry_id")
+    repository = payload.get("repository")
+    if isinstance(registry_id, bool) or not isinstance(registry_id, int):
+        raise DiscoveryError(f"discovery job: registry_id {str(registry_id)[:40]!r} is not an id")
+    if repository is not None and not isinstance(repository, str):
+        raise DiscoveryError("discovery job: repository is not a string")
+    with ctx.read() as s:
+        reg = s.get(Registry, registry_id)
+        if reg is None:
+            log.info("discovery: registry is gone", extra={"registry_id": registry_id})
+            return
+        known = known_state(s, registry_id)
+        s.expunge(reg)
+    host, _ = registry_endpoint(ctx, reg.url)
+    with registry_client(ctx, reg) as client:
+        result = discover(
+            client,
+            known,
+            repositories=[repository] if repository is not None else None,
+            registry_host=host,
+            now=ctx.clock.now,
+            max_repositories=MAX_REPOSITORIES,
+            max_tags=MAX_TAGS,
+        )
+    for err in result.errors[:20]:
+        log.warning(
+            "discovery: %s", err.message, extra={"registry_id": registry_id, "repo": err.repository}
+        )
+    with ctx.write() as s:
+        reg = s.get(Registry, registry_id)
+        if reg is None:
+            return
+        in_scope = [k for k in known if repository is None or k[0] == repository]
+        applied = apply_discovery(s, ctx, reg, result, first=not in_scope)
+        if payload.get("scan_all") is True:
+            _scan_all(s, ctx, registry_id, repository)
+    log.info(
+        "discovery done",
+        extra={
+            "registry_id": registry_id,
+            "pushes": applied.pushes,
+            "deletions": applied.deletions,
+            "new_scans": applied.new_jobs,
+            "errors": len(result.errors),
+            "truncated": result.truncated,
+        },
+    )
+
+
+def apply_discovery(
+    session: Session,
+    ctx: ServiceContext,
+    registry: Registry,
+    result: DiscoveryResult,
+    *,
+    first: bool,
+) -> IngestResult:
+    """Apply a poll's events, then make the stored tags the poll's `state`."""
+    applied = ingest_events(
+        session, ctx, registry, result.events, pushed_now=not first, trigger="poll"
+    )
+    current = known_state(session, registry.id)
+    for (repo_name, tag), digest in result.state.items():
+        if current.get((repo_name, tag)) == digest:
+            continue
+        image = session.scalars(
+            select(Image)
+            .join(Repository, Repository.id == Image.repository_id)
+            .where(
+                Repository.registry_id == registry.id,
+                Repository.name == repo_name,
+                Image.digest == digest,
+            )
+            .order_by(Image.id)
+            .limit(1)
+        ).one_or_none()
+        if image is not None:
+            tag_image(session, image, tag, at=ctx.clock.now())
+    return applied
+
+
+def _scan_all(
+    session: Session, ctx: ServiceContext, registry_id: int, repository: str | None
+) -> None:
+    stmt = (
+        select(Image)
+        .join(Repository, Repository.id == Image.repository_id)
+        .where(Repository.registry_id == registry_id)
+        .order_by(Image.id)
+    )
+    if repository is not None:
+        stmt = stmt.where(Repository.name == repository)
+    for image in session.scalars(stmt):
+        submit_scan(session, ctx, image, "manual")
