@@ -3,7 +3,10 @@
 A finding's id is `image_finding_id(image digest, package purl, vulnerability id)`: the
 first 32 hex digits (128 bits) of SHA-256 over the three joined by newlines. It is the
 same wherever the finding appears (API, CLI, exports), survives re-scans and DB
-updates, and needs no lookup to compute. 128 bits, not the 64 of the per-scan
+updates, and needs no lookup to compute. The service stores a finding per image row,
+and one digest can have several rows (the same image in two repositories; one row per
+platform of an index, all with the index digest), so a row's findings hash its
+repository and platform too (`row_finding_id`). 128 bits, not the 64 of the per-scan
 `shoal.model.finding_id`: this id is a primary key over every image ever stored, where
 a 64-bit collision is merely unlikely rather than out of reach.
 
@@ -35,8 +38,18 @@ MAX_PAGE = 1000
 _CURSOR_MAX = 200  # characters; ours are ~70
 
 
-def image_finding_id(image_digest: str, purl: str, vulnerability_id: str) -> str:
-    return hashlib.sha256(f"{image_digest}\n{purl}\n{vulnerability_id}".encode()).hexdigest()[:32]
+def image_finding_id(
+    image_digest: str, purl: str, vulnerability_id: str, *, qualifier: str = ""
+) -> str:
+    text = f"{image_digest}\n{purl}\n{vulnerability_id}" + (f"\n{qualifier}" if qualifier else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def row_finding_id(image: Image, purl: str, vulnerability_id: str) -> str:
+    """The id of a finding stored for the image row: unique per row, stable across
+    re-scans and pushes of the same digest to the same repository."""
+    qualifier = f"repository={image.repository_id};platform={image.platform}"
+    return image_finding_id(image.digest, purl, vulnerability_id, qualifier=qualifier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +111,7 @@ def sync_findings(
     session.execute(select(Image.id).where(Image.id == image.id).with_for_update())
     seen: dict[str, ObservedFinding] = {}
     for o in observed:
-        seen.setdefault(image_finding_id(image.digest, o.purl, o.vulnerability_id), o)
+        seen.setdefault(row_finding_id(image, o.purl, o.vulnerability_id), o)
     existing = {
         f.id: f for f in session.scalars(select(Finding).where(Finding.image_id == image.id))
     }

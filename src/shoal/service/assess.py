@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shoal.db.events import append_event
-from shoal.db.findings import FindingChanges, ObservedFinding, image_finding_id, sync_findings
+from shoal.db.findings import FindingChanges, ObservedFinding, row_finding_id, sync_findings
 from shoal.db.inventory import mark_scanned, subscription_settings
 from shoal.db.models import Finding, Image, Registry, Repository, Subscription
 from shoal.db.types import EventType, FindingState
@@ -121,7 +121,7 @@ def record_assessment(
             now=now,
         )
 
-    by_id = {image_finding_id(image.digest, o.purl, o.vulnerability_id): o for o in observed}
+    by_id = {row_finding_id(image, o.purl, o.vulnerability_id): o for o in observed}
     for fid in changes.opened:
         o = by_id.get(fid)
         payload: dict[str, object] = (

@@ -22,6 +22,7 @@ from shoal.db.findings import (
     from_scan_finding,
     image_finding_id,
     list_findings,
+    row_finding_id,
     set_exempted,
     sync_findings,
 )
@@ -123,8 +124,8 @@ def test_sync_opens_resolves_and_reopens(session: Session) -> None:
     img = _image(session)
     ch = sync_findings(session, img, [OPENSSL, BUSYBOX, OPENSSL], now=T0)
     assert len(ch.opened) == 2 and ch.resolved == () and ch.still_open == 0
-    fid_ssl = image_finding_id(img.digest, OPENSSL.purl, OPENSSL.vulnerability_id)
-    fid_bb = image_finding_id(img.digest, BUSYBOX.purl, BUSYBOX.vulnerability_id)
+    fid_ssl = row_finding_id(img, OPENSSL.purl, OPENSSL.vulnerability_id)
+    fid_bb = row_finding_id(img, BUSYBOX.purl, BUSYBOX.vulnerability_id)
     session.commit()
 
     # busybox upgraded: resolved; openssl still there; zlib newly matched after a feed update
@@ -151,7 +152,7 @@ def test_sync_opens_resolves_and_reopens(session: Session) -> None:
 def test_exempted_findings_stay_exempted(session: Session) -> None:
     img = _image(session)
     sync_findings(session, img, [OPENSSL], now=T0)
-    fid = image_finding_id(img.digest, OPENSSL.purl, OPENSSL.vulnerability_id)
+    fid = row_finding_id(img, OPENSSL.purl, OPENSSL.vulnerability_id)
     session.commit()
     assert set_exempted(session, fid, True)
     assert not set_exempted(session, fid, True)
