@@ -22,8 +22,8 @@ Payload: ``{"registry_id": int, "repository": str (optional), "scan_all": bool
 not only the changed ones; scans already done for the current analyser and DB version
 are not repeated (their key is the same).
 
-The registry client is the one shared with scanning: an ``http://`` URL is used as
-plain HTTP only for loopback hosts and hosts in `OciSettings.insecure_registries`.
+The registry is reached as scanning reaches it (`registry_access.registry_client`):
+stored credentials only, plain http only for loopback or listed insecure hosts.
 """
 
 from __future__ import annotations
@@ -31,21 +31,18 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoal.db.errors import DbError
-from shoal.db.inventory import registry_credentials, tag_image
+from shoal.db.inventory import tag_image
 from shoal.db.jobs import Enqueued
 from shoal.db.models import Image, ImageTag, Registry, Repository
 from shoal.db.types import JobKind
-from shoal.oci.client import RegistryClient
-from shoal.oci.credentials import ANONYMOUS, Credentials
+from shoal.errors import ShoalError
 from shoal.service.context import ServiceContext
 from shoal.service.ingest import IngestResult, ingest_events
+from shoal.service.registry_access import registry_client, registry_endpoint
 from shoal.service.scanning import submit_scan
 from shoal.triggers.poll import DiscoveryResult, State, discover
 
@@ -55,8 +52,8 @@ MAX_REPOSITORIES = 10_000
 MAX_TAGS = 100_000
 
 
-class DiscoveryError(DbError):
-    """A discovery job that cannot run (bad payload, credentials that do not decrypt)."""
+class DiscoveryError(ShoalError):
+    """A discovery job whose payload is not one `submit_discovery` writes."""
 
 
 def submit_discovery(
@@ -79,35 +76,6 @@ def submit_discovery(
         payload["scan_all"] = True
     key = key or f"{registry_id}/{repository or '*'}/{uuid.uuid4().hex}"
     return ctx.queue.submit(session, JobKind.DISCOVER_REGISTRY, key, payload)
-
-
-def registry_endpoint(ctx: ServiceContext, url: str) -> tuple[str, bool]:
-    """``(host[:port], insecure)`` of a stored registry URL."""
-    parts = urlsplit(url if "//" in url else f"//{url}")
-    host = parts.netloc.rpartition("@")[2]
-    insecure = parts.scheme == "http" and host in ctx.settings.oci.insecure_registries
-    return host, insecure
-
-
-def registry_client(ctx: ServiceContext, registry: Registry) -> RegistryClient:
-    """A client for `registry` with its stored credentials (decrypted here)."""
-    host, insecure = registry_endpoint(ctx, registry.url)
-    creds: Credentials = ANONYMOUS
-    if registry.credentials:
-        if ctx.cipher is None:
-            raise DiscoveryError(
-                f"registry {registry.id}: has stored credentials but no credentials key is set"
-            )
-        stored = registry_credentials(registry, cipher=ctx.cipher)
-        if stored is not None:
-            creds = Credentials(username=stored.username, password=SecretStr(stored.password))
-    return RegistryClient(
-        host,
-        settings=ctx.settings.oci,
-        limits=ctx.settings.limits,
-        credentials=creds,
-        insecure=insecure,
-    )
 
 
 def known_state(session: Session, registry_id: int) -> State:
@@ -135,7 +103,7 @@ def handle_discover(ctx: ServiceContext, payload: dict[str, Any]) -> None:
             return
         known = known_state(s, registry_id)
         s.expunge(reg)
-    host, _ = registry_endpoint(ctx, reg.url)
+    host = registry_endpoint(reg, ctx.settings.oci).host
     with registry_client(ctx, reg) as client:
         result = discover(
             client,
