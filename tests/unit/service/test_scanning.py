@@ -27,7 +27,7 @@ from shoal.db.inventory import (
 )
 from shoal.db.models import Finding, Image, Job, Registry
 from shoal.db.sboms import sbom_key, store_sbom
-from shoal.db.types import EventType, FindingState, JobKind, JobState, RegistryKind
+from shoal.db.types import EventType, FindingState, JobState, RegistryKind
 from shoal.image.analyze import Analyzer
 from shoal.image.sources import OciLayoutSource
 from shoal.model import Sbom
