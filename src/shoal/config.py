@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field
@@ -79,13 +79,33 @@ class ServiceSettings(BaseModel):
     public_url: str | None = Field(
         None, description="base URL registries reach shoal at (receiver URLs); default: listen URL"
     )
-    queue: str = Field("inprocess", description="'inprocess' (default) or 'celery'")
+    queue: Literal["inprocess", "celery"] = Field(
+        "inprocess", description="'inprocess' (default) or 'celery'"
+    )
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (queue=celery)")
     workers: int = Field(2, ge=0, le=64, description="in-process worker threads (0: none)")
     reassess_hours: float = Field(24.0, gt=0, description="re-assess in-use images this often")
     poll_minutes: float = Field(15.0, gt=0, description="discovery for registries without webhooks")
     feed_update_hours: float = Field(0.0, ge=0, description="update feeds this often; 0: never")
     scheduler: bool = Field(True, description="run the periodic scheduler in this process")
+    scheduler_seconds: float = Field(30.0, gt=0, le=3600, description="scheduler tick interval")
+    reassess_check_minutes: float = Field(
+        10.0, gt=0, description="how often the scheduler looks for images due for re-assessment"
+    )
+    snapshot_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="refresh today's daily counts this often (and at the first tick of a day)",
+    )
+    celery_queue: str = Field(
+        "shoal", min_length=1, max_length=200, description="Celery queue name (queue=celery)"
+    )
+    celery_sweep_seconds: float = Field(
+        60.0, gt=0, description="re-send queued jobs older than this to Celery (lost messages)"
+    )
+    stop_timeout: float = Field(
+        30.0, ge=0, description="seconds a stop waits for running jobs before leaving them"
+    )
     webhook_max_bytes: int = Field(1 * MiB, description="largest webhook body accepted")
 
 

@@ -124,3 +124,9 @@ app.command(name="scan")(_scan)
 from shoal.cli.db import db_app as _db_app  # noqa: E402  (sub-app; imports no CLI state)
 
 app.add_typer(_db_app, name="db")
+
+from shoal.cli.serve import serve as _serve  # noqa: E402  (the service; imports no CLI state)
+from shoal.cli.serve import worker as _worker  # noqa: E402
+
+app.command(name="serve")(_serve)
+app.command(name="worker")(_worker)

@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from shoal.db import jobs as dbjobs
@@ -120,6 +120,8 @@ class InProcessQueue:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._running_lock = threading.Lock()
+        self._running: dict[int, int] = {}  # worker thread ident -> job id it runs
 
     def submit(
         self, session: Session, kind: JobKind, key: str, payload: dict[str, Any] | None = None
@@ -146,14 +148,30 @@ class InProcessQueue:
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming; wait up to `timeout` for the jobs being run to finish, then
+        put those still running back in the queue (the next start runs them again)."""
         self._stopping.set()
         self._wake.set()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        left = [t for t in self._threads if t.is_alive()]
         self._threads.clear()
+        with self._running_lock:
+            unfinished = sorted(self._running.values())
+        if unfinished:
+            try:
+                with self._ctx.write() as s:
+                    n = requeue_jobs(s, unfinished)
+                log.warning(
+                    "jobs still running at stop were requeued",
+                    extra={"jobs": n, "threads": len(left)},
+                )
+            except Exception:
+                log.exception("requeueing unfinished jobs failed (the next start does it)")
 
     def _loop(self) -> None:
+        me = threading.get_ident()
         while not self._stopping.is_set():
             try:
                 claimed = claim(self._ctx)
@@ -164,5 +182,27 @@ class InProcessQueue:
                 self._wake.wait(POLL_SECONDS)
                 self._wake.clear()
                 continue
-            run_job(self._ctx, *claimed)
+            with self._running_lock:
+                self._running[me] = claimed[0]
+            try:
+                run_job(self._ctx, *claimed)
+            except Exception:  # run_job records handler errors; this is the DB failing
+                log.exception("running a job failed", extra={"job_id": claimed[0]})
+            finally:
+                with self._running_lock:
+                    self._running.pop(me, None)
             self._wake.set()  # there may be more: let an idle sibling look too
+
+
+def requeue_jobs(session: Session, job_ids: list[int]) -> int:
+    """Put these jobs back in the queue if they are still running (a stop that could not
+    wait for them)."""
+    if not job_ids:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.state == JobState.RUNNING)
+        .values(state=JobState.QUEUED, started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
