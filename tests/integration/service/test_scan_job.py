@@ -18,6 +18,7 @@ from shoal.db.crypto import RegistryCredentials
 from shoal.db.inventory import ensure_repository, image_tags, record_push
 from shoal.db.models import Finding, Image, Registry, Sbom
 from shoal.db.types import EventType, JobState
+from shoal.service import scanning
 from shoal.service.context import ServiceContext
 from shoal.service.queue import drain
 from shoal.service.registry_access import test_connection as check_connection
@@ -108,12 +109,30 @@ def test_push_scan_then_the_same_digest_elsewhere_pulls_nothing(
 
 
 def test_a_multi_platform_index_scans_every_platform(
-    ctx: ServiceContext, registry: RunningRegistry, tmp_path: Path, request: pytest.FixtureRequest
+    ctx: ServiceContext,
+    registry: RunningRegistry,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built = build_app_image(tmp_path / "layout", multi=True, marker=request.node.nodeid)
     push(built.layout, built.tag, f"{registry.host}/team/multi:v1", all_platforms=True)
     ids = seed(ctx, registry.url, built.digest, repository="team/multi", tags=["v1", "latest"])
-    submit(ctx, ids.image_id, "push")
+
+    # over the platform bound: refused before any child manifest or blob is fetched
+    monkeypatch.setattr(scanning, "MAX_PLATFORMS", 1)
+    blobs = blob_gets(registry)
+    refused = submit(ctx, ids.image_id, "push")
+    assert drain(ctx) == 3
+    assert job(ctx, refused).last_error == (
+        f"ScanError: scan of {registry.host}/team/multi@{built.digest}: index lists 2 image "
+        "manifests, over the service's limit of 1 platforms"
+    )
+    assert blob_gets(registry) == blobs
+    monkeypatch.undo()
+
+    # pushed again: the failed job does not block the scan
+    assert submit(ctx, ids.image_id, "push") != refused
     assert drain(ctx) == 1
 
     got = rows(ctx, ids.repository_id)

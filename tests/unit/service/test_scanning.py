@@ -289,9 +289,7 @@ def test_a_malformed_payload_is_an_error_not_a_crash(ctx: ServiceContext) -> Non
 # -- SBOM reuse and the platform rule ------------------------------------------------------
 
 
-def test_a_stored_sbom_is_matched_without_the_registry(
-    ctx: ServiceContext, tmp_path: Path
-) -> None:
+def test_a_stored_sbom_is_matched_without_the_registry(ctx: ServiceContext, tmp_path: Path) -> None:
     built = build_app_image(tmp_path / "single")
     sboms = analyse_layout(ctx, built)
     assert [sbom_key(s) for s in sboms] == [(built.digest, "linux/amd64")]
