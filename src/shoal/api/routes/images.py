@@ -129,7 +129,7 @@ def list_images(
     after = decode_cursor(_CURSOR, cursor, (int,))
     if after is not None:
         q = q.where(Image.id > after[0])
-    rows = [(img, repo) for img, repo in db.execute(q).tuples()]
+    rows = [(img, repo) for img, repo in db.execute(q)]
     return Page[ImageOut](
         items=_summaries(db, rows[:limit]),
         next_cursor=next_cursor(_CURSOR, rows, limit, lambda r: [r[0].id]),
@@ -149,7 +149,7 @@ def get(image_id: Id, db: ReadDb) -> ImageDetail:
     ).one_or_none()
     if row is None:
         raise not_found("image", image_id)
-    image, repo = row.tuple()
+    image, repo = row
     [summary] = _summaries(db, [(image, repo)])
     counts: dict[str, int] = {}
     for severity, n in db.execute(
