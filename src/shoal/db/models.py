@@ -3,6 +3,8 @@
     Subscription ─< Registry ─< Repository ─< Image ─< ImageTag
                                                └──< Finding
     Sbom        one per (manifest digest, platform): shared by every repository holding it
+    └──< SbomKey  the (ecosystem, name) lookup keys of its packages, hashed: which SBOMs a
+                  feed update's changed keys touch is one indexed query, no SBOM decoded
     Event       append-only; its id is the cursor clients resume from
     Job         the work queue; the idempotency key collapses duplicate requests
     DailyCount  open findings per day, subscription, registry, severity and fixable
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Enum,
@@ -179,6 +182,25 @@ class Sbom(Base):
     size: Mapped[int] = mapped_column(Integer)  # uncompressed bytes
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+    # version of the key derivation `SbomKey` rows were written with; None: not indexed
+    # (stored without keys, or replaced since), so every key selection includes it
+    keys_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class SbomKey(Base):
+    """One lookup key of one stored SBOM: 64 bits of SHA-256 over the (ecosystem, name)
+    the vulnerability DB indexes a package's advisories by (`sboms.match_key_hash`).
+
+    Hashed, so keys of any length index alike; a collision only re-matches an image that
+    did not need it, never misses one."""
+
+    __tablename__ = "sbom_keys"
+    __table_args__ = (Index("ix_sbom_keys_key_hash", "key_hash"),)
+
+    sbom_id: Mapped[int] = mapped_column(
+        ForeignKey("sboms.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class Finding(Base):

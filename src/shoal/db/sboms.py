@@ -4,28 +4,46 @@ Re-matching after a feed update reads SBOMs from here, never from the registry. 
 made by another analyser version is replaced; the same analyser storing it again is a
 no-op. A blob that does not decode is corruption of our own data, so it raises
 `StoredSbomError` rather than passing as an empty SBOM.
+
+Each stored SBOM can carry its lookup keys (`SbomKey`: the (ecosystem, name) pairs the
+vulnerability DB indexes its packages' advisories by, hashed), so a feed update's changed
+keys select the images to re-match in one indexed query. The keys come from the matchers
+(`shoal.match`), which this layer cannot import: callers pass them with the version of
+the derivation. An SBOM stored or replaced without keys has `keys_version` None and
+counts as touched by every update until a re-match indexes it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import zstandard
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from shoal.config import Limits
 from shoal.db.dialect import insert_for
 from shoal.db.errors import StoredSbomError
 from shoal.db.models import Sbom as SbomRow
+from shoal.db.models import SbomKey
 from shoal.errors import ShoalError
 from shoal.export.json import from_native_json, to_native
 from shoal.model import Sbom
 
 ENCODING = "shoal-json-1+zstd"
 _LEVEL = 6  # ~5x on SBOM JSON; levels above cost far more CPU for a few percent
+_KEY_ROWS = 1000  # key rows per INSERT
+
+
+def match_key_hash(ecosystem: str, name: str) -> int:
+    """The signed 64-bit hash `sbom_keys` stores for a lookup key (ecosystem compared
+    case-insensitively, as the vulnerability DB indexes it)."""
+    raw = hashlib.sha256(f"{ecosystem.lower()}\n{name}".encode()).digest()[:8]
+    return int.from_bytes(raw, "big", signed=True)
 
 
 def sbom_key(sbom: Sbom) -> tuple[str, str]:
@@ -58,15 +76,26 @@ def decode_sbom(blob: bytes, *, max_bytes: int | None = None) -> Sbom:
     if len(raw) > limit:
         raise StoredSbomError(f"stored SBOM: over {limit} bytes uncompressed (metadata_bytes)")
     try:
-        return from_native_json(raw, max_bytes=limit)
+        return from_native_json(raw, max_bytes=limit, validate=False)
     except ShoalError as e:
         raise StoredSbomError(f"stored SBOM: {e}") from e
 
 
 def store_sbom(
-    session: Session, sbom: Sbom, analyser_version: str, *, now: datetime | None = None
+    session: Session,
+    sbom: Sbom,
+    analyser_version: str,
+    *,
+    now: datetime | None = None,
+    match_keys: Iterable[tuple[str, str]] | None = None,
+    keys_version: int | None = None,
 ) -> bool:
-    """Store the image's SBOM unless this analyser version already did; True if written."""
+    """Store the image's SBOM unless this analyser version already did; True if written.
+
+    `match_keys` (with the `keys_version` of their derivation) index the SBOM for
+    feed-update selection; without them a written SBOM is left unindexed."""
+    if match_keys is not None and keys_version is None:
+        raise ValueError("store_sbom: match_keys need the keys_version they were derived with")
     digest, platform = sbom_key(sbom)
     blob, size = encode_sbom(sbom)
     ins = insert_for(session, SbomRow).values(
@@ -87,11 +116,38 @@ def store_sbom(
             "size": ins.excluded.size,
             "blob": ins.excluded.blob,
             "created_at": ins.excluded.created_at,
+            "keys_version": None,  # the old keys describe the old content
         },
         where=SbomRow.analyser_version != ins.excluded.analyser_version,
     ).returning(SbomRow.id)
     # RETURNING, not rowcount: through psycopg this INSERT reports rowcount -1 either way
-    return session.execute(stmt).first() is not None
+    row = session.execute(stmt).first()
+    if row is None:
+        return False
+    if match_keys is not None and keys_version is not None:
+        index_sbom_keys(session, int(row[0]), match_keys, keys_version)
+    else:
+        session.execute(delete(SbomKey).where(SbomKey.sbom_id == row[0]))
+    return True
+
+
+def index_sbom_keys(
+    session: Session, sbom_id: int, match_keys: Iterable[tuple[str, str]], keys_version: int
+) -> None:
+    """Replace the stored SBOM's lookup keys and note the derivation's version."""
+    hashes = sorted({match_key_hash(e, n) for e, n in match_keys})
+    session.execute(delete(SbomKey).where(SbomKey.sbom_id == sbom_id))
+    for i in range(0, len(hashes), _KEY_ROWS):
+        session.execute(
+            insert_for(session, SbomKey),
+            [{"sbom_id": sbom_id, "key_hash": h} for h in hashes[i : i + _KEY_ROWS]],
+        )
+    session.execute(
+        update(SbomRow)
+        .where(SbomRow.id == sbom_id)
+        .values(keys_version=keys_version)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def sbom_version(session: Session, digest: str, platform: str = "") -> str | None:

@@ -10,8 +10,10 @@ advisory cost a dict probe.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from shoal.match.base import Affected, Matcher, NoQuery, Query, Undecided, Verdict, evaluate
 from shoal.model.advisory import Advisory
@@ -37,14 +39,52 @@ class MatchResult:
     advisories: dict[tuple[str, str], Advisory] = field(default_factory=dict)
 
 
+def default_matchers() -> tuple[Matcher, ...]:
+    from shoal.match import ALL
+
+    return tuple(cls() for cls in ALL)
+
+
+def lookup_keys(
+    packages: Iterable[Package], matchers: Sequence[Matcher] | None = None
+) -> set[tuple[str, str]]:
+    """Every (ecosystem in lower case, name) `MatchEngine.match` looks `packages` up by:
+    the keys a vulnerability DB update reports as changed (`UpdateReport.changed_keys`),
+    so a package set none of whose keys changed cannot match differently."""
+    ms = tuple(matchers) if matchers is not None else _defaults()
+    keys: set[tuple[str, str]] = set()
+    for pkg in packages:
+        matcher = next((m for m in ms if m.applies_to(pkg)), None)
+        if matcher is None:
+            continue
+        q = matcher.query(pkg)
+        if isinstance(q, NoQuery):
+            continue
+        eco = q.ecosystem.lower()
+        keys.add((eco, q.name))
+        keys.update((eco, n) for n in q.also)
+    return keys
+
+
+def keys_version(matchers: Sequence[Matcher] | None = None) -> int:
+    """A number that changes when a matcher's lookup rules may have (a matcher added,
+    renamed or given a new version): keys stored under another number are stale."""
+    ms = tuple(matchers) if matchers is not None else _defaults()
+    text = ",".join(f"{m.name}:{m.version}" for m in ms)
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+
+@cache
+def _defaults() -> tuple[Matcher, ...]:
+    return default_matchers()
+
+
 class MatchEngine:
     """Matches packages against a `VulnSource` with the given matchers (default: all)."""
 
     def __init__(self, source: VulnSource, matchers: Sequence[Matcher] | None = None) -> None:
         if matchers is None:
-            from shoal.match import ALL
-
-            matchers = tuple(cls() for cls in ALL)
+            matchers = default_matchers()
         self._source = source
         self._matchers = tuple(matchers)
 
@@ -53,6 +93,10 @@ class MatchEngine:
             if m.applies_to(pkg):
                 return m
         return None
+
+    def lookup_keys(self, packages: Iterable[Package]) -> set[tuple[str, str]]:
+        """`lookup_keys(packages)` with this engine's matchers."""
+        return lookup_keys(packages, self._matchers)
 
     def _lookup(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Sequence[AffectedRow]]:
         """Rows for every (ecosystem, name), keyed with the ecosystem in lower case. A

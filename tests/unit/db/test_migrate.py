@@ -12,6 +12,7 @@ from shoal.db.errors import DbError, MigrationError
 from shoal.db.models import Base
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
+HEAD = "0002"  # the newest migration
 
 
 def _tables(url: str) -> set[str]:
@@ -25,7 +26,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_head_creates_every_table_and_agrees_with_models(empty_url: str) -> None:
     assert current_revision(empty_url) is None
     migrate(empty_url)
-    assert current_revision(empty_url) == "0001"
+    assert current_revision(empty_url) == HEAD
     assert _tables(empty_url) == TABLES
     # what `alembic check` does: autogenerate finds nothing to change
     assert schema_diff(empty_url) == []
@@ -34,7 +35,7 @@ def test_upgrade_head_creates_every_table_and_agrees_with_models(empty_url: str)
 def test_migrate_twice_is_a_no_op(empty_url: str) -> None:
     migrate(empty_url)
     migrate(empty_url)
-    assert current_revision(empty_url) == "0001"
+    assert current_revision(empty_url) == HEAD
 
 
 def test_downgrade_base_drops_everything_and_upgrade_again_works(empty_url: str) -> None:
@@ -88,7 +89,7 @@ def test_processes_starting_at_once_migrate_one_at_a_time(empty_url: str) -> Non
     for t in threads:
         t.join()
     assert errors == []
-    assert current_revision(empty_url) == "0001"
+    assert current_revision(empty_url) == HEAD
     assert schema_diff(empty_url) == []
 
 
@@ -97,5 +98,5 @@ def test_separate_processes_migrating_at_once(empty_url: str) -> None:
     with ProcessPoolExecutor(3, mp_context=ctx) as pool:
         for f in [pool.submit(migrate, empty_url) for _ in range(3)]:
             f.result()
-    assert current_revision(empty_url) == "0001"
+    assert current_revision(empty_url) == HEAD
     assert schema_diff(empty_url) == []

@@ -53,7 +53,8 @@ def test_stored_once_per_digest_and_platform(session: Session) -> None:
 
 def test_sbom_without_digest_cannot_be_stored(session: Session) -> None:
     sbom = _sbom("alpine-3.14.json")
-    bare = dataclasses.replace(sbom, image=dataclasses.replace(sbom.image, manifest_digest=None))
+    image = dataclasses.replace(sbom.image, manifest_digest=None, index_digest=None)
+    bare = dataclasses.replace(sbom, image=image)
     with pytest.raises(ValueError, match="no manifest digest"):
         store_sbom(session, bare, "0.1.0")
 
@@ -94,3 +95,39 @@ def test_fuzz_garbage_blob_is_stored_sbom_error(blob: bytes) -> None:
 def test_fuzz_compressed_garbage_is_stored_sbom_error(raw: bytes) -> None:
     with pytest.raises(StoredSbomError):
         decode_sbom(zstandard.ZstdCompressor().compress(raw))
+
+
+def test_store_sbom_indexes_its_keys_and_a_replacement_without_keys_clears_them(
+    session: Session,
+) -> None:
+    from shoal.db.models import SbomKey
+    from shoal.db.sboms import index_sbom_keys, match_key_hash
+
+    sbom = _sbom("alpine-3.14.json")
+    keys = {("alpine", "musl"), ("Alpine", "busybox")}
+    assert store_sbom(session, sbom, "0.1.0", match_keys=keys, keys_version=7)
+    row = session.scalars(select(SbomRow)).one()
+    stored = set(session.scalars(select(SbomKey.key_hash).where(SbomKey.sbom_id == row.id)))
+    assert stored == {match_key_hash("alpine", "musl"), match_key_hash("alpine", "busybox")}
+    assert row.keys_version == 7
+    # the same analyser again: a no-op, keys kept
+    assert not store_sbom(session, sbom, "0.1.0")
+    assert session.scalar(select(func.count()).select_from(SbomKey)) == 2
+    # another analyser without keys: the old keys describe the old content, so they go
+    assert store_sbom(session, sbom, "0.2.0")
+    session.expire_all()
+    assert session.scalars(select(SbomRow)).one().keys_version is None
+    assert session.scalar(select(func.count()).select_from(SbomKey)) == 0
+    index_sbom_keys(session, row.id, [("alpine", "zlib")] * 3, 8)
+    session.expire_all()
+    assert session.scalars(select(SbomRow.keys_version)).one() == 8
+    assert list(session.scalars(select(SbomKey.key_hash))) == [match_key_hash("alpine", "zlib")]
+    with pytest.raises(ValueError, match="keys_version"):
+        store_sbom(session, sbom, "0.3.0", match_keys=keys)
+
+
+def test_stored_sbom_decode_skips_the_schema_but_not_the_structure() -> None:
+    blob = zstandard.ZstdCompressor().compress(b'{"schema": "https://shoal.dev/schema/sbom/1"}')
+    with pytest.raises(StoredSbomError, match="stored SBOM: native SBOM") as e:
+        decode_sbom(blob)
+    assert "\n" not in str(e.value)
