@@ -166,9 +166,12 @@ def mttr(
             "epoch", Finding.resolved_at - Finding.first_seen
         )
     else:
-        seconds = (
-            func.julianday(Finding.resolved_at) - func.julianday(Finding.first_seen)
-        ) * 86400.0
+        # julianday is a float of days: ~10 us of rounding error at these magnitudes;
+        # timestamps are stored to the microsecond, so round to the millisecond
+        seconds = func.round(
+            (func.julianday(Finding.resolved_at) - func.julianday(Finding.first_seen)) * 86400.0,
+            3,
+        )
     rows = session.execute(
         select(Finding.severity, func.count(), func.avg(seconds))
         .where(
