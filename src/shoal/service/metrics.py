@@ -44,7 +44,10 @@ class Metrics:
     """The service's counters and histograms; `collect_state(ctx)` adds the gauges read
     from the databases at scrape time."""
 
-    def __init__(self, ctx: ServiceContext | None = None) -> None:
+    def __init__(
+        self, ctx: ServiceContext | None = None, *, state_cache_seconds: float = STATE_CACHE_SECONDS
+    ) -> None:
+        self._state_cache_seconds = state_cache_seconds
         self.registry = CollectorRegistry(auto_describe=True)
         self.jobs = Counter(
             "shoal_jobs_total",
@@ -83,7 +86,7 @@ class Metrics:
     def collect_state(self, ctx: ServiceContext) -> None:
         """Add the scrape-time gauges of `ctx` (once)."""
         if self._state is None:
-            self._state = StateCollector(ctx)
+            self._state = StateCollector(ctx, cache_seconds=self._state_cache_seconds)
             self.registry.register(self._state)
 
     def job_finished(self, kind: JobKind, outcome: str, seconds: float) -> None:
