@@ -93,7 +93,7 @@ def handle_discover(ctx: ServiceContext, payload: dict[str, Any]) -> None:
     registry_id = payload.get("registry_id")
     repository = payload.get("repository")
     if isinstance(registry_id, bool) or not isinstance(registry_id, int):
-        raise DiscoveryError(f"discovery job: registry_id {str(registry_id)[:40]!r} is not an id")
+        raise DiscoveryError(f"discovery job: registry_id {repr(registry_id)[:40]} is not an id")
     if repository is not None and not isinstance(repository, str):
         raise DiscoveryError("discovery job: repository is not a string")
     with ctx.read() as s:
