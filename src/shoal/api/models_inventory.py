@@ -25,6 +25,12 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID, description="the resource's id")]
 JobId = Annotated[int, Path(ge=1, le=MAX_JOB_ID, description="the job's id")]
 
 
+# what a name or URL may hold: no control characters (PostgreSQL refuses NUL outright)
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+DIGEST_PATTERN = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$"
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,7 +53,9 @@ class SubscriptionSettingsModel(BaseModel):
 
 
 class SubscriptionCreate(_In):
-    name: str = Field(min_length=1, max_length=200, examples=["platform-team"])
+    name: str = Field(
+        min_length=1, max_length=200, pattern=TEXT_PATTERN, examples=["platform-team"]
+    )
     plan_enabled: bool = Field(True, description="assessment on or off for the whole scope")
     settings: dict[str, object] | None = Field(
         None,
@@ -57,7 +65,7 @@ class SubscriptionCreate(_In):
 
 
 class SubscriptionPatch(_In):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=TEXT_PATTERN)
     plan_enabled: bool | None = None
     settings: dict[str, object] | None = Field(
         None, description="replaces the settings; keys left out take their defaults"
@@ -77,7 +85,9 @@ class SubscriptionOut(BaseModel):
 
 
 class CredentialsIn(_In):
-    username: str = Field(min_length=1, max_length=256, examples=["robot$scanner"])
+    username: str = Field(
+        min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["robot$scanner"]
+    )
     password: SecretStr = Field(
         min_length=1, max_length=4096, description="password or token; stored encrypted"
     )
@@ -85,10 +95,13 @@ class CredentialsIn(_In):
 
 class RegistryCreate(_In):
     subscription_id: int = Field(ge=1, le=MAX_ID)
-    name: str = Field(min_length=1, max_length=200, examples=["prod-registry"])
+    name: str = Field(
+        min_length=1, max_length=200, pattern=TEXT_PATTERN, examples=["prod-registry"]
+    )
     url: str = Field(
         min_length=1,
         max_length=500,
+        pattern=TEXT_PATTERN,
         description="https://host[:port]; http only for loopback or oci.insecure_registries",
         examples=["https://registry.example.com"],
     )
@@ -102,8 +115,8 @@ class RegistryCreate(_In):
 
 
 class RegistryPatch(_In):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    url: str | None = Field(None, min_length=1, max_length=500)
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=TEXT_PATTERN)
+    url: str | None = Field(None, min_length=1, max_length=500, pattern=TEXT_PATTERN)
     credentials: CredentialsIn | None = Field(
         None, description="new credentials; null removes the stored ones"
     )

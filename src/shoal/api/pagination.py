@@ -76,6 +76,11 @@ def decode_cursor(tag: str, cursor: str | None, types: Sequence[type]) -> list[A
         # bool is an int in Python; a cursor never holds one where an int belongs
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise bad_request(f"cursor: not a cursor of this list ({tag})")
+        # nothing a database column would refuse (an error there would be a 500)
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise bad_request(f"cursor: not a cursor of this list ({tag})")
+        if isinstance(value, str) and "\x00" in value:
+            raise bad_request(f"cursor: not a cursor of this list ({tag})")
         out.append(value)
     return out
 

@@ -114,6 +114,8 @@ def test_image_lists_filter_and_page(client: TestClient, tree: dict[str, Any]) -
     assert seen == sorted(ids.values())
     problem(client.get("/api/v1/images", params={"cursor": "WyJyZWdpc3RyaWVzIiwxXQ"}), 400)
     problem(client.get("/api/v1/images", params={"digest": "x" * 151}), 422, "query.digest")
+    for bad in ({"tag": "a\x00b"}, {"repository": "a\x00b"}, {"digest": "sha256:\x00"}):
+        problem(client.get("/api/v1/images", params=bad), 422, "query.")
 
     item = client.get("/api/v1/images", params={"digest": D[1]}).json()["items"][0]
     assert item["tags"] == ["latest", "v2"] and item["repository"] == "team/api"

@@ -3,6 +3,8 @@ by `SubscriptionSettings`, every error a problem+json with a one-line detail."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -87,6 +89,9 @@ def test_errors(client: TestClient) -> None:
     problem(client.post(BASE, json={"name": ""}), 422, "body.name")
     problem(client.post(BASE, json={"name": "x" * 201}), 422, "body.name")
     problem(client.post(BASE, json={"name": "a", "color": "red"}), 422, "body.color")
+    problem(client.post(BASE, json={"name": "nul\x00byte"}), 422, "body.name")  # PostgreSQL
+    huge = base64.urlsafe_b64encode(json.dumps(["subscriptions", 2**70]).encode()).decode()
+    problem(client.get(BASE, params={"cursor": huge}), 400, "cursor")
     problem(
         client.post(BASE, json={"name": "a", "settings": {"unhealthy_severity": "dire"}}),
         422,

@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session, aliased
 
 from shoal.api.deps import ReadDb
 from shoal.api.models_inventory import (
+    DIGEST_PATTERN,
     MAX_ID,
+    TAG_PATTERN,
+    TEXT_PATTERN,
     Id,
     ImageDetail,
     ImageOut,
@@ -41,7 +44,6 @@ router = APIRouter(tags=["images"], dependencies=[authorize(Permission.READ)])
 
 _CURSOR = "images"
 DIGEST_MAX = 150
-TAG_MAX = 128
 
 
 def _tags(session: Session, images: Sequence[Image]) -> dict[tuple[int, str], list[str]]:
@@ -91,9 +93,13 @@ def list_images(
     db: ReadDb,
     registry_id: int | None = Query(None, ge=1, le=MAX_ID),
     repository_id: int | None = Query(None, ge=1, le=MAX_ID),
-    repository: str | None = Query(None, max_length=255, description="repository name"),
-    tag: str | None = Query(None, max_length=TAG_MAX, description="images this tag names"),
-    digest: str | None = Query(None, max_length=DIGEST_MAX, description="manifest digest"),
+    repository: str | None = Query(
+        None, max_length=255, pattern=TEXT_PATTERN, description="repository name"
+    ),
+    tag: str | None = Query(None, pattern=TAG_PATTERN, description="images this tag names"),
+    digest: str | None = Query(
+        None, max_length=DIGEST_MAX, pattern=DIGEST_PATTERN, description="manifest digest"
+    ),
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> Page[ImageOut]:
