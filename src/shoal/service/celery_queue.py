@@ -66,6 +66,14 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_timeout=5,
         broker_transport_options={"visibility_timeout": int(JOB_STALE.total_seconds())},
         worker_send_task_events=False,
+        # a broker that is down must not hold a committed request for long: the row is
+        # queued either way, and the sweeper sends it once the broker is back
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
     )
     app.shoal = _AppState(settings)
     app.task(name=TASK_NAME, bind=True)(_run_job_task)
@@ -248,7 +256,7 @@ class CeleryQueue:
             try:
                 declared = conn.default_channel.queue_declare(queue=self.queue_name, passive=True)
             except Exception as e:
-                if getattr(e, "reply_code", None) == 404:  # Redis: an empty queue has no key
+                if str(getattr(e, "reply_code", "")) == "404":  # Redis: an empty queue has no key
                     return 0
                 raise
             return int(declared.message_count)
