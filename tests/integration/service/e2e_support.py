@@ -224,7 +224,8 @@ def app_layers(marker: str = "") -> list[dict[str, bytes]]:
 
 
 def build_app_image(layout: Path, tag: str, marker: str = "") -> str:
-    """Add the app image to the OCI layout at `layout` under `tag`; its manifest digest."""
+    """Write the app image as a new OCI layout at `layout` (one image per layout), under
+    `tag`; its manifest digest."""
     b = OciLayoutBuilder(layout)
     img = b.add_image(
         app_layers(marker),

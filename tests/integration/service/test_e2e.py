@@ -15,20 +15,25 @@ sleeps, every wait polls with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from shoal.config import Settings
+from shoal.service.clock import ManualClock
 from shoal.service.context import ServiceContext
-from shoal.service.feeds import submit_feed_update
-from shoal.service.queue import InProcessQueue
+from shoal.service.feeds import run_feed_update, submit_feed_update
+from shoal.service.queue import InProcessQueue, drain
+from shoal.service.rematch import enqueue_due
 from shoal.vulndb.resolve import bundled_path
 from tests.integration.service.e2e_support import (
     LinkedRegistry,
@@ -274,3 +279,196 @@ def test_push_pull_and_feed_update_through_the_running_service(
         for f in findings:
             assert after[f["id"]]["first_seen"] == f["first_seen"]
         assert set(after) == {f["id"] for f in findings} | {new[0]["id"]}
+
+
+def metric(svc: ServeProcess, name: str, **labels: str) -> float | None:
+    """One sample of the service's /metrics (None when absent)."""
+    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+    for line in svc.client.get("/metrics").text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_a_restart_between_webhook_receipt_and_scan_still_scans_once(
+    tmp_path: Path,
+    database_url: str | None,
+    vulndb: Path,
+    service_port: int,
+    linked: list[LinkedRegistry],
+    request: pytest.FixtureRequest,
+) -> None:
+    layout = tmp_path / "layout"
+    digest = build_app_image(layout, "v1", marker=request.node.nodeid)
+
+    # 1. no workers: the webhook is received and persisted, nothing is scanned
+    with serve(tmp_path, database_url, vulndb, service_port, workers=0) as svc:
+        api = ShoalApi(svc.client)
+        sub = api.create_subscription("team")
+        link = connect_registry(api, sub["id"], tmp_path / "registry")
+        linked.append(link)
+        reg = link.registry
+        # the same digest pushed under two tags: two push deliveries, one scan job
+        push(layout, "v1", f"{reg.host}/team/app:v1")
+        push(layout, "v1", f"{reg.host}/team/app:stable")
+        image = wait_for(
+            lambda: [
+                img
+                for img in api.images(registry_id=link.registry_id, digest=digest)
+                if sorted(img["tags"]) == ["stable", "v1"]
+            ],
+            "both push deliveries recorded",
+            state=lambda: api.images(registry_id=link.registry_id),
+        )[0]
+        assert image["last_scanned_at"] is None
+        assert api.findings(image_id=image["id"]) == []
+        assert wait_for(
+            lambda: metric(svc, "shoal_queue_depth", kind="scan_image") == 1.0,
+            "one scan job queued",
+            state=lambda: metric(svc, "shoal_queue_depth", kind="scan_image"),
+        )
+        reads_before_restart = registry_reads(reg)
+    assert svc.proc.returncode == 0
+    # stopped before any scan: shoal never read the image from the registry
+    assert blob_gets(reg) == 0
+
+    # 2. the service comes back with workers: the persisted job runs, once
+    with serve(tmp_path, database_url, vulndb, service_port) as svc:
+        api = ShoalApi(svc.client)
+        scanned = api.wait_scanned(image["id"])
+        assert scanned["digest"] == digest and sorted(scanned["tags"]) == ["stable", "v1"]
+        assert vulns(api.findings(image_id=image["id"])) >= SOME_EXPECTED
+        assert wait_for(
+            lambda: metric(svc, "shoal_queue_depth", kind="scan_image") == 0.0,
+            "the scan queue empty",
+        )
+        assert metric(svc, "shoal_jobs_total", kind="scan_image", outcome="done") == 1.0
+        events = api.scanned_events(image["id"])
+        assert [(e["payload"]["digest"], e["payload"]["trigger"]) for e in events] == [
+            (digest, "push")
+        ]
+        # one scan's worth of registry reads: each layer blob fetched once
+        assert blob_gets(reg) == 3  # config + two layers
+        assert registry_reads(reg) > reads_before_restart
+    assert svc.proc.returncode == 0
+
+
+# --- the in-use window, with the clock injected -----------------------------------------
+#
+# A subprocess cannot take a clock, so this one serves `create_app(ctx)` from a thread of
+# the test (uvicorn on a loopback socket, the real Distribution registry notifying it) with
+# the `ctx` of `tests.support.service` and its `ManualClock`; the queue has no workers and
+# the test runs the queued work itself (`drain`). Everything else is the same real parts.
+
+
+@contextlib.contextmanager
+def serving(ctx: ServiceContext) -> Iterator[str]:
+    """`create_app(ctx)` under uvicorn in a thread; yields its URL (also set as the
+    service's public URL, so receiver URLs name it)."""
+    import uvicorn
+
+    from shoal.api import create_app
+    from shoal.service.runtime import bind_socket, listen_url
+
+    sock = bind_socket("127.0.0.1", 0)
+    url = listen_url(sock)
+    ctx.settings.service.public_url = url
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ctx), log_config=None, access_log=False, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, "uvicorn started", timeout=30)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def test_an_image_not_pulled_for_31_days_is_left_out_of_reassessment_and_rematch(
+    make_ctx: Callable[..., ServiceContext],
+    vulndb: Path,
+    full_pypi: Path,
+    tmp_path: Path,
+    linked: list[LinkedRegistry],
+    request: pytest.FixtureRequest,
+) -> None:
+    # the registry stamps events with the real time; the service clamps them to its clock,
+    # so everything before the clock moves happens "31 days and an hour ago"
+    real_start = datetime.now(UTC)
+    clock = ManualClock(real_start - timedelta(days=31, hours=1))
+    ctx = make_ctx(vulndb=vulndb, clock=clock)
+    with serving(ctx) as url, httpx.Client(base_url=url, timeout=30) as client:
+        api = ShoalApi(client)
+        sub = api.create_subscription("team", in_use_window_days=30)
+        link = connect_registry(api, sub["id"], tmp_path / "registry")
+        linked.append(link)
+        reg = link.registry
+        layouts = {name: tmp_path / f"layout-{name}" for name in ("a", "b")}
+        digests = {
+            name: build_app_image(layout, name, marker=f"{request.node.nodeid}/{name}")
+            for name, layout in layouts.items()
+        }
+        for name, layout in layouts.items():
+            push(layout, name, f"{reg.host}/team/{name}:1")
+        ids = {
+            name: api.wait_image(link.registry_id, f"team/{name}", d)["id"]
+            for name, d in digests.items()
+        }
+        assert drain(ctx) == 2  # both scans
+        # a marker push after the scans: the registry delivers one endpoint's events in
+        # order, so once it is recorded every notification the scans caused is too
+        push(layouts["a"], "a", f"{reg.host}/team/a:marker")
+        wait_for(
+            lambda: "marker" in api.image(ids["a"])["tags"],
+            "the marker push recorded",
+        )
+        assert drain(ctx) == 0  # the same digest again: no second scan
+        for image_id in ids.values():
+            assert api.image(image_id)["last_scanned_at"] is not None
+            assert NEW_CVE not in vulns(api.findings(image_id=image_id))
+
+        # 31 days and an hour later, only `a` is pulled
+        now = clock.advance(datetime.now(UTC) - real_start + timedelta(days=31, hours=1))
+        skopeo_pull(f"{reg.host}/team/a:1", tmp_path / "pulled")
+        wait_for(
+            lambda: api.image(ids["a"])["last_pulled_at"] == iso(now),
+            "the pull of a recorded",
+            state=lambda: api.image(ids["a"]),
+        )
+        b = api.image(ids["b"])
+        assert b["last_pulled_at"] is None or datetime.fromisoformat(
+            b["last_pulled_at"]
+        ) < now - timedelta(days=31)
+        blobs = blob_gets(reg)
+
+        # the daily re-assessment: `a` is due; `b` is as old, but out of the window
+        assert enqueue_due(ctx) == 1
+        assert drain(ctx) == 1
+        # the feed update: both have urllib3 1.26.4, only `a` is re-matched
+        report, queued = run_feed_update(ctx, sources=["osv/PyPI"], from_path=full_pypi)
+        assert report.replaced and ("pypi", "urllib3") in report.changed_keys
+        assert queued == 1
+        assert drain(ctx) == 1
+
+        assert [e["payload"]["trigger"] for e in api.scanned_events(ids["a"])] == [
+            "push",
+            "reassess",
+            "rematch",
+        ]
+        assert [e["payload"]["trigger"] for e in api.scanned_events(ids["b"])] == ["push"]
+        assert [
+            f["package"]["name"] for f in api.findings(image_id=ids["a"], vulnerability_id=NEW_CVE)
+        ] == ["urllib3"]
+        assert api.findings(image_id=ids["b"], vulnerability_id=NEW_CVE) == []
+        assert api.image(ids["b"])["last_scanned_at"] == iso(
+            real_start - timedelta(days=31, hours=1)
+        )
+        assert blob_gets(reg) == blobs  # re-assessment and re-match read no blob
+
+
+def iso(at: datetime) -> str:
+    """A time as the API writes it."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
