@@ -21,13 +21,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, String, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from shoal.db.events import append_event
 from shoal.db.findings import set_exempted
 from shoal.db.models import PURL_LEN, Finding, Image, Registry, Repository
-from shoal.db.types import EventType, FindingState
+from shoal.db.types import EventType, FindingState, UtcDateTime
 from shoal.model.advisory import Rating
 from shoal.service.assess import image_health, image_scope
 from shoal.service.views import cursor as cur
@@ -160,6 +160,16 @@ def conditions(q: FindingQuery) -> list[ColumnElement[bool]]:
     return conds
 
 
+def _before(seen: datetime, fid: str) -> ColumnElement[bool]:
+    """Rows after the cursor in newest-first order. A row-value comparison, not
+    `a < x OR (a = x AND b < y)`: PostgreSQL turns it into one range of the
+    `(first_seen, id)` index, where the OR form scans from the top of the index and
+    filters, so page n would cost n pages (many findings share their scan's first_seen)."""
+    return tuple_(Finding.first_seen, Finding.id) < tuple_(
+        literal(seen, UtcDateTime()), literal(fid, String())
+    )
+
+
 def _kind(sort: FindingSort) -> str:
     return f"findings/{sort.value}"
 
@@ -180,9 +190,7 @@ def list_findings(
         if cursor is not None:
             seen_s, fid = cur.decode(_kind(q.sort), cursor, (str, str))
             seen = cur.decode_time(str(seen_s))
-            conds.append(
-                or_(Finding.first_seen < seen, and_(Finding.first_seen == seen, Finding.id < fid))
-            )
+            conds.append(_before(seen, str(fid)))
         rows = list(
             session.scalars(select(Finding).where(*conds).order_by(*newest_first).limit(limit + 1))
         )
@@ -198,9 +206,7 @@ def list_findings(
                 raise InvalidQuery("cursor", "not a cursor this listing issued") from None
             seen = cur.decode_time(str(seen_s))
             start = wanted.index(sev) if sev in wanted else len(wanted)
-            after = or_(
-                Finding.first_seen < seen, and_(Finding.first_seen == seen, Finding.id < fid)
-            )
+            after = _before(seen, str(fid))
         rows = []
         for i, sev in enumerate(wanted[start:], start):
             extra = [Finding.severity == sev]
