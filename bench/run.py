@@ -28,6 +28,7 @@ from tests.support.images import push  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 
 from bench.build_image import EXTRA_DEBS, build  # noqa: E402
+from bench.findings_query import section as findings_section  # noqa: E402
 from bench.match import section as match_section  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -158,6 +159,7 @@ def write_results(
     lines.append("")
     lines += NOTES
     lines += match_section()
+    lines += findings_section()
     lines.append("")
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))
