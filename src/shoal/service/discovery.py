@@ -20,7 +20,8 @@ recorded (off by at most one poll interval), which puts it in the in-use window.
 Payload: ``{"registry_id": int, "repository": str (optional), "scan_all": bool
 (optional)}``. `scan_all` (manual scans) also queues a scan of every image in scope,
 not only the changed ones; scans already done for the current analyser and DB version
-are not repeated (their key is the same).
+are not repeated (their key is the same). With the subscription's plan off the
+inventory is still updated but nothing is scanned (see `ingest`).
 
 The registry is reached as scanning reaches it (`registry_access.registry_client`):
 stored credentials only, plain http only for loopback or listed insecure hosts.
@@ -124,7 +125,7 @@ def handle_discover(ctx: ServiceContext, payload: dict[str, Any]) -> None:
             return
         in_scope = [k for k in known if repository is None or k[0] == repository]
         applied = apply_discovery(s, ctx, reg, result, first=not in_scope)
-        if payload.get("scan_all") is True:
+        if payload.get("scan_all") is True and reg.subscription.plan_enabled:
             _scan_all(s, ctx, registry_id, repository)
     log.info(
         "discovery done",

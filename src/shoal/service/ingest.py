@@ -28,6 +28,12 @@ happened "now" is the caller's to say (`pushed_now`): a webhook arrives as the p
 happens; a first poll or a manual scan finds images pushed at some unknown time, so a
 new row gets `pushed_at` NULL rather than a time that would make an old image look new.
 
+Plan off: a subscription whose plan is switched off still has its inventory kept
+(pushes, pulls, deletions: so its in-use window is right when the plan comes back on),
+but no scan is queued for it (`IngestResult.scans_skipped` counts them). Switching the
+plan on queues a scan of every image of the subscription never assessed
+(`queue_unassessed`).
+
 The host an event names is not checked against the registry's URL: the receiver URL
 and its secret already say which registry sent it, and the host clients use (behind a
 proxy, an alias) often differs from the one shoal talks to.
@@ -44,7 +50,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shoal.db.inventory import ensure_repository, record_pull, record_push
-from shoal.db.models import Image, ImageTag, Registry, Repository
+from shoal.db.models import Image, ImageTag, Registry, Repository, Subscription
 from shoal.errors import ShoalError
 from shoal.service.context import ServiceContext
 from shoal.service.scanning import submit_scan
@@ -72,6 +78,7 @@ class IngestResult:
     images_removed: int = 0
     scan_jobs: list[int] = field(default_factory=list)
     new_jobs: int = 0
+    scans_skipped: int = 0  # the subscription's plan is off
     images: list[int] = field(default_factory=list)  # image rows pushed or first seen
 
 
@@ -105,12 +112,18 @@ def ingest_events(
         )
     now = ctx.clock.now()
     result = IngestResult()
+    plan_on = bool(
+        session.scalar(
+            select(Subscription.plan_enabled).where(Subscription.id == registry.subscription_id)
+        )
+    )
     for i, ev in enumerate(dedupe(list(events))):
         try:
             if isinstance(ev, ScanRequest):
-                _push(session, ctx, registry, ev, now, pushed_now, trigger or "push", result)
+                scan = _Scan(trigger or "push", plan_on)
+                _push(session, ctx, registry, ev, now, pushed_now, scan, result)
             elif isinstance(ev, PullEvent):
-                _pull(session, ctx, registry, ev, now, trigger or "pull", result)
+                _pull(session, ctx, registry, ev, now, _Scan(trigger or "pull", plan_on), result)
             elif isinstance(ev, Deleted):
                 _delete(session, registry, ev, result)
         except ValueError as e:
@@ -126,14 +139,14 @@ def _push(
     ev: ScanRequest,
     now: datetime,
     pushed_now: bool,
-    trigger: str,
+    scan: _Scan,
     result: IngestResult,
 ) -> None:
     at = event_time(ev.pushed_at, now)
     observed = pushed_now or ev.pushed_at is not None
     repo = ensure_repository(session, registry.id, ev.repository, now=now)
     image = _record_image(session, repo, ev.digest, ev.tag, at, observed=observed)
-    _scan(session, ctx, image, trigger, result)
+    _queue(session, ctx, image, scan, result)
     result.pushes += 1
 
 
@@ -143,7 +156,7 @@ def _pull(
     registry: Registry,
     ev: PullEvent,
     now: datetime,
-    trigger: str,
+    scan: _Scan,
     result: IngestResult,
 ) -> None:
     at = event_time(ev.pulled_at, now)
@@ -158,7 +171,7 @@ def _pull(
     image = _record_image(session, repo, ev.digest, ev.tag, at, observed=False)
     record_pull(session, repo.id, ev.digest, at=at)
     session.refresh(image)
-    _scan(session, ctx, image, trigger, result)
+    _queue(session, ctx, image, scan, result)
 
 
 def _delete(session: Session, registry: Registry, ev: Deleted, result: IngestResult) -> None:
@@ -240,10 +253,32 @@ def _record_image(
     return image
 
 
-def _scan(
-    session: Session, ctx: ServiceContext, image: Image, trigger: str, result: IngestResult
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    trigger: str
+    plan_on: bool
+
+
+def _queue(
+    session: Session, ctx: ServiceContext, image: Image, scan: _Scan, result: IngestResult
 ) -> None:
-    queued = submit_scan(session, ctx, image, trigger)
     result.images.append(image.id)
+    if not scan.plan_on:
+        result.scans_skipped += 1
+        return
+    queued = submit_scan(session, ctx, image, scan.trigger)
     result.scan_jobs.append(queued.job_id)
     result.new_jobs += int(queued.created)
+
+
+def queue_unassessed(session: Session, ctx: ServiceContext, subscription_id: int) -> int:
+    """Queue a scan of every image of the subscription never assessed (for a plan just
+    switched on); returns how many jobs were new."""
+    images = session.scalars(
+        select(Image)
+        .join(Repository, Repository.id == Image.repository_id)
+        .join(Registry, Registry.id == Repository.registry_id)
+        .where(Registry.subscription_id == subscription_id, Image.last_scanned_at.is_(None))
+        .order_by(Image.id)
+    )
+    return sum(int(submit_scan(session, ctx, image, "plan").created) for image in images)

@@ -132,6 +132,10 @@ def test_errors_leave_nothing_behind(
         problem(client.post(BASE, json=body), status, detail)
     assert counts(ctx) == (0, 0)
 
+    client.patch(f"/api/v1/subscriptions/{reg['subscription_id']}", json={"plan_enabled": False})
+    problem(client.post(BASE, json={"registry_id": rid}), 409, "plan switched off")
+    assert counts(ctx) == (0, 0)
+
     closed = registry_of(client, f"http://127.0.0.1:{free_port()}")
     ctx.settings.oci.retries = 0
     body = {"registry_id": closed["id"], "repository": repo, "reference": "1.0"}

@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from shoal.api import create_app
-from shoal.db.models import Registry
+from shoal.db.inventory import ensure_repository, record_push
+from shoal.db.models import Job, Registry
+from shoal.db.types import JobKind
 from shoal.service.context import ServiceContext
 from tests.support.service import START
 from tests.unit.api._inventory import problem, registry, subscription
@@ -50,8 +52,16 @@ def test_round_trip(client: TestClient, ctx: ServiceContext) -> None:
     assert changed["settings"] == {"unhealthy_severity": "medium", "in_use_window_days": 7}
     assert client.patch(f"{BASE}/{sid}", json={}).json() == changed
 
-    registry(client, sid)
+    reg = registry(client, sid)
     assert client.get(f"{BASE}/{sid}").json()["registries"] == 1
+    # switching the plan back on queues what arrived while it was off
+    with ctx.write() as s:
+        repo = ensure_repository(s, reg["id"], "team/app")
+        record_push(s, repo.id, "sha256:" + "a" * 64, tags=["v1"], at=START)
+    assert client.patch(f"{BASE}/{sid}", json={"plan_enabled": True}).status_code == 200
+    with ctx.read() as s:
+        [job] = s.scalars(select(Job)).all()
+        assert job.kind is JobKind.SCAN_IMAGE and job.payload["trigger"] == "plan"
     resp = client.delete(f"{BASE}/{sid}")
     assert resp.status_code == 204 and resp.content == b""
     problem(client.get(f"{BASE}/{sid}"), 404, f"subscription '{sid}' does not exist")

@@ -24,6 +24,7 @@ from shoal.service.ingest import (
     IngestResult,
     event_time,
     ingest_events,
+    queue_unassessed,
 )
 from shoal.triggers.base import Deleted, PullEvent, ScanRequest, TriggerEvent
 from tests.support.service import START
@@ -231,3 +232,21 @@ def test_a_bad_event_keeps_nothing_of_its_delivery(ctx: ServiceContext, registry
     assert images(ctx) == [] and jobs(ctx) == []
     with pytest.raises(IngestError, match="max"):
         apply(ctx, registry_id, [push("team/fine", D1)] * (MAX_EVENTS + 1))
+
+
+def test_with_the_plan_off_images_are_inventoried_but_not_scanned(
+    ctx: ServiceContext, registry_id: int
+) -> None:
+    with ctx.write() as s:
+        s.get(Registry, registry_id).subscription.plan_enabled = False  # type: ignore[union-attr]
+    res = apply(ctx, registry_id, [push("team/app", D1), pull("team/old", D2)])
+    assert res.scans_skipped == 2 and res.scan_jobs == [] and res.new_jobs == 0
+    assert jobs(ctx) == []
+    assert sorted(i.digest for i in images(ctx)) == [D1, D2]
+    # switched back on: what arrived meanwhile is queued, once
+    with ctx.write() as s:
+        sub = s.get(Registry, registry_id).subscription  # type: ignore[union-attr]
+        sub.plan_enabled = True
+        assert queue_unassessed(s, ctx, sub.id) == 2
+        assert queue_unassessed(s, ctx, sub.id) == 0
+    assert sorted(j.payload["trigger"] for j in jobs(ctx)) == ["plan", "plan"]

@@ -6,6 +6,7 @@
   not see the push) and its scan queued. Scanning an image whose last scan used the
   same analyser and vulnerability DB returns that scan's job: the answer would be the
   same.
+- A registry whose subscription has its plan switched off is not scanned (409).
 - ``{registry_id, repository}`` or ``{registry_id}``: a discovery job is queued; it
   lists the repository (or the catalog), records what it finds and scans every image
   in scope.
@@ -70,6 +71,14 @@ def _registry(session: Session, registry_id: int) -> Registry:
     reg = session.get(Registry, registry_id)
     if reg is None:
         raise _invalid(f"body.registry_id: registry {registry_id} does not exist")
+    if not reg.subscription.plan_enabled:
+        raise Problem(
+            409,
+            "Conflict",
+            f"registry {registry_id}: its subscription {reg.subscription_id} has the plan "
+            "switched off; switch it on to scan",
+            type_="plan-disabled",
+        )
     return reg
 
 

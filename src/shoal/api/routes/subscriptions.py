@@ -2,7 +2,9 @@
 
 Reads need `Permission.READ`, changes `Permission.WRITE` (two routers, one dependency
 each: the one place a permission attaches). Deleting a subscription deletes its
-registries and everything under them."""
+registries and everything under them. With the plan switched off, images are still
+inventoried but not scanned; switching it on queues a scan of every image of the
+subscription not assessed yet."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from shoal.api.problems import Problem, conflict, not_found
 from shoal.api.security import Permission, authorize
 from shoal.db.inventory import SubscriptionSettings, create_subscription
 from shoal.db.models import Registry, Subscription
+from shoal.service.ingest import queue_unassessed
 
 read = APIRouter(tags=["subscriptions"], dependencies=[authorize(Permission.READ)])
 write = APIRouter(tags=["subscriptions"], dependencies=[authorize(Permission.WRITE)])
@@ -122,7 +125,7 @@ def create(body: SubscriptionCreate, db: WriteDb, ctx: Ctx) -> SubscriptionOut:
     summary="Change a subscription's name, plan switch or settings",
     responses=problems(404, 409, 422),
 )
-def patch(subscription_id: Id, body: SubscriptionPatch, db: WriteDb) -> SubscriptionOut:
+def patch(subscription_id: Id, body: SubscriptionPatch, db: WriteDb, ctx: Ctx) -> SubscriptionOut:
     sub = get_subscription(db, subscription_id)
     given = body.model_fields_set
     for field in ("name", "plan_enabled"):
@@ -133,7 +136,10 @@ def patch(subscription_id: Id, body: SubscriptionPatch, db: WriteDb) -> Subscrip
     if "settings" in given:
         sub.settings = _settings(body.settings).to_json()
     if body.plan_enabled is not None:
+        switched_on = body.plan_enabled and not sub.plan_enabled
         sub.plan_enabled = body.plan_enabled
+        if switched_on:  # what arrived while it was off is assessed now
+            queue_unassessed(db, ctx, sub.id)
     if body.name is not None and body.name != sub.name:
         _name_taken(db, body.name, but=sub.id)
         sub.name = body.name
