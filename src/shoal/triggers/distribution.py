@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from shoal.oci.client import USER_AGENT
 from shoal.triggers._auth import check_secret, presented_secrets
 from shoal.triggers._media import is_image
 from shoal.triggers._payload import Fields
@@ -37,6 +38,8 @@ from shoal.triggers.base import Deleted, PullEvent, ScanRequest, TriggerEvent
 
 # What the registry sets as Content-Type (2.x: v1, 3.x: v2). Not enforced: the
 # notification docs ask endpoints to be accepting, and the body's shape is checked anyway.
+SHOAL_AGENT_PREFIX = USER_AGENT.split("/", 1)[0] + "/"
+
 EVENTS_MEDIA_TYPES = (
     "application/vnd.docker.distribution.events.v1+json",
     "application/vnd.docker.distribution.events.v2+json",
@@ -88,7 +91,19 @@ def _event(f: Fields, ev: dict[str, Any], where: str) -> TriggerEvent | None:
     digest = f.digest(f.req_str(target, "digest", tw), f"{tw}.digest")
     if action == "push":
         return ScanRequest(host, repository, digest, tag, media_type, at, "distribution")
+    if _by_shoal(f, ev, where):
+        return None  # shoal's own scan reading the manifest is not use of the image
     return PullEvent(host, repository, digest, tag, at, "distribution")
+
+
+def _by_shoal(f: Fields, ev: dict[str, Any], where: str) -> bool:
+    """Whether the request behind the event came from shoal's registry client (its
+    User-Agent), so scanning an image never makes it look "in use"."""
+    request = f.opt_object(ev, "request", where)
+    if request is None:
+        return False
+    agent = f.opt_str(request, "useragent", f"{where}.request")
+    return agent is not None and agent.startswith(SHOAL_AGENT_PREFIX)
 
 
 def _host(f: Fields, ev: dict[str, Any], target: dict[str, Any], where: str) -> str:

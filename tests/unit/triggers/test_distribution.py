@@ -52,6 +52,18 @@ def test_captured_manifest_pull_is_a_pull_event() -> None:
     assert event.pulled_at is not None
 
 
+def test_a_pull_by_shoals_own_scanner_is_not_use_of_the_image() -> None:
+    """Scanning reads the manifest, and Distribution reports that as a pull; counting
+    it would keep every scanned image "in use" for ever."""
+    body = doc("distribution/pull-manifest.json")
+    body["events"][0]["request"]["useragent"] = "shoal/0.1"
+    assert parse(dumps(body)) == []
+    body["events"][0]["request"]["useragent"] = "skopeo/1.9.3 shoal/0.1"  # not ours
+    assert len(parse(dumps(body))) == 1
+    del body["events"][0]["request"]["useragent"]
+    assert len(parse(dumps(body))) == 1
+
+
 def test_captured_manifest_delete_has_digest_only() -> None:
     (event,) = parse(payload("distribution/delete-manifest.json"))
     assert isinstance(event, Deleted)
