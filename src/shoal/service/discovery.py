@@ -51,6 +51,8 @@ log = logging.getLogger("shoal.service.discovery")
 
 MAX_REPOSITORIES = 10_000
 MAX_TAGS = 100_000
+CHUNK = 500
+"""Events applied per write transaction."""
 
 
 class DiscoveryError(ShoalError):
@@ -119,12 +121,25 @@ def handle_discover(ctx: ServiceContext, payload: dict[str, Any]) -> None:
         log.warning(
             "discovery: %s", err.message, extra={"registry_id": registry_id, "repo": err.repository}
         )
+    in_scope = [k for k in known if repository is None or k[0] == repository]
+    applied = IngestResult()
+    # short transactions (SQLite has one writer); a break half-way is harmless: the
+    # next poll compares with what was stored and finds the rest again
+    for start in range(0, max(len(result.events), 1), CHUNK):
+        with ctx.write() as s:
+            reg = s.get(Registry, registry_id)
+            if reg is None:
+                return
+            part = result.events[start : start + CHUNK]
+            done = ingest_events(s, ctx, reg, part, pushed_now=bool(in_scope), trigger="poll")
+        applied.pushes += done.pushes
+        applied.deletions += done.deletions
+        applied.new_jobs += done.new_jobs
     with ctx.write() as s:
         reg = s.get(Registry, registry_id)
         if reg is None:
             return
-        in_scope = [k for k in known if repository is None or k[0] == repository]
-        applied = apply_discovery(s, ctx, reg, result, first=not in_scope)
+        sync_tags(s, ctx, reg, result.state)
         if payload.get("scan_all") is True and reg.subscription.plan_enabled:
             _scan_all(s, ctx, registry_id, repository)
     log.info(
@@ -148,12 +163,20 @@ def apply_discovery(
     *,
     first: bool,
 ) -> IngestResult:
-    """Apply a poll's events, then make the stored tags the poll's `state`."""
+    """Apply a poll's events, then make the stored tags the poll's `state`, in one
+    transaction (`handle_discover` does the same in several)."""
     applied = ingest_events(
         session, ctx, registry, result.events, pushed_now=not first, trigger="poll"
     )
+    sync_tags(session, ctx, registry, result.state)
+    return applied
+
+
+def sync_tags(session: Session, ctx: ServiceContext, registry: Registry, state: State) -> None:
+    """Point each tag of `state` at its digest's image where the stored tags differ (a
+    tag whose digest has no image row yet is left for the next poll)."""
     current = known_state(session, registry.id)
-    for (repo_name, tag), digest in result.state.items():
+    for (repo_name, tag), digest in state.items():
         if current.get((repo_name, tag)) == digest:
             continue
         image = session.scalars(
@@ -169,7 +192,6 @@ def apply_discovery(
         ).one_or_none()
         if image is not None:
             tag_image(session, image, tag, at=ctx.clock.now())
-    return applied
 
 
 def _scan_all(

@@ -20,6 +20,7 @@ from shoal.api import create_app
 from shoal.db.inventory import image_tags
 from shoal.db.models import Finding, Image, Job, Repository
 from shoal.db.types import JobKind, JobState
+from shoal.service import discovery
 from shoal.service.context import ServiceContext
 from shoal.service.queue import drain
 from tests.support.images import OciLayoutBuilder, push
@@ -68,8 +69,13 @@ def job_states(ctx: ServiceContext) -> dict[JobKind, list[JobState]]:
 
 
 def test_discovery_and_manual_scans_of_a_real_registry(
-    ctx: ServiceContext, client: TestClient, own_registry: Registry, tmp_path: Path
+    ctx: ServiceContext,
+    client: TestClient,
+    own_registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(discovery, "CHUNK", 1)  # a transaction per event: the long-poll path
     host = own_registry.host
     layout = OciLayoutBuilder(tmp_path / "layout")
     app1 = layout.add_image(app_files(marker="app 1"), tag="1.0")
