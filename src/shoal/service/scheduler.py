@@ -158,12 +158,9 @@ class Scheduler:
     def _reassess(self, report: TickReport) -> str:
         from shoal.service import rematch
 
-        enqueue_due: Callable[[ServiceContext], int] | None = getattr(rematch, "enqueue_due", None)
         try:
-            if enqueue_due is None:
-                raise NotImplementedError("shoal.service.rematch.enqueue_due is missing")
-            report.reassess = int(enqueue_due(self._ctx))
-        except NotImplementedError as e:
+            report.reassess = int(rematch.enqueue_due(self._ctx))
+        except NotImplementedError as e:  # while re-assessment is not there yet
             if not self._reassess_unavailable_logged:
                 log.warning("re-assessment not available yet", extra={"reason": str(e)[:200]})
                 self._reassess_unavailable_logged = True
@@ -195,12 +192,10 @@ class Scheduler:
         return "ok"
 
     def _feeds(self, report: TickReport, feeds_slot: int) -> str:
-        queue = self._ctx.queue
-        assert queue is not None
-        with self._ctx.write() as s:
-            q = queue.submit(
-                s, JobKind.UPDATE_FEEDS, f"schedule@{feeds_slot}", {"trigger": "schedule"}
-            )
+        from shoal.service.feeds import submit_feed_update
+
+        with self._ctx.write() as s:  # the settings' sources and online switch
+            q = submit_feed_update(s, self._ctx, key=f"schedule@{feeds_slot}")
         report.feeds = q.created
         self._submitted(JobKind.UPDATE_FEEDS, int(q.created))
         return "ok"

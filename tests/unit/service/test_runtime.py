@@ -261,7 +261,7 @@ def test_start_runs_the_scheduler_and_stop_joins_it(
         ticked.set()
         return 0
 
-    monkeypatch.setattr(rematch, "enqueue_due", enqueue_due, raising=False)
+    monkeypatch.setattr(rematch, "enqueue_due", enqueue_due)
     rt = Runtime(_settings(tmp_path, bundled_vulndb), database_url=service_db_url)
     runtimes.append(rt)
     rt.start()

@@ -35,7 +35,7 @@ def due_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls.append(1)
         return 2
 
-    monkeypatch.setattr(rematch, "enqueue_due", enqueue_due, raising=False)
+    monkeypatch.setattr(rematch, "enqueue_due", enqueue_due)
     return calls
 
 
@@ -188,7 +188,10 @@ def test_feed_updates_are_queued_once_per_slot_when_configured(
         f"update_feeds:schedule@{slot(START, every)}",
         f"update_feeds:schedule@{slot(START, every) + 1}",
     ]
-    assert all(j.payload == {"trigger": "schedule"} for j in jobs)
+    # the payload feeds.submit_feed_update writes: the settings' sources, online switch
+    assert all(
+        j.payload == {"sources": [], "from": None, "online": None, "force": False} for j in jobs
+    )
 
 
 def test_a_restart_within_the_slot_queues_nothing_twice(
@@ -216,7 +219,7 @@ def test_one_failing_task_does_not_stop_the_others(
     def broken(ctx: ServiceContext) -> int:
         raise RuntimeError("window query failed\nsecond line")
 
-    monkeypatch.setattr(rematch, "enqueue_due", broken, raising=False)
+    monkeypatch.setattr(rematch, "enqueue_due", broken)
     ctx.metrics = Metrics()
     report = Scheduler(ctx).tick()
     assert report.errors == {"reassess": "RuntimeError: window query failed"}
@@ -232,7 +235,7 @@ def test_reassessment_not_written_yet_is_reported_not_fatal(
     def pending(ctx: ServiceContext) -> int:
         raise NotImplementedError("rematch: being written")
 
-    monkeypatch.setattr(rematch, "enqueue_due", pending, raising=False)
+    monkeypatch.setattr(rematch, "enqueue_due", pending)
     ctx.metrics = Metrics()
     report = Scheduler(ctx).tick()
     assert report.reassess is None
