@@ -194,7 +194,7 @@ def serve(
     runtime = Runtime(settings, app_factory=create_app)
     try:
         runtime.serve(on_listening=listening, access_log=access_log)
-    except ShoalError as e:
+    except (ShoalError, OSError) as e:  # OSError: a data dir it cannot create or write
         raise _fail(e) from None
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
         typer.echo("shoal serve: stopped (forced)", err=True)

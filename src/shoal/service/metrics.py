@@ -257,15 +257,26 @@ def readiness(ctx: ServiceContext) -> Readiness:
     return Readiness([_check_database(ctx), _check_vulndb(ctx)])
 
 
+_LAST_DB_ERROR: dict[int, str] = {}  # id(ctx) -> the last error logged (log changes only)
+
+
 def _check_database(ctx: ServiceContext) -> Check:
     try:
         with ctx.read() as s:
             rows = [str(r[0]) for r in s.execute(text("SELECT version_num FROM alembic_version"))]
     except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         if "alembic_version" in first:
             return Check("database", False, "database is not migrated (run `shoal serve`)")
-        return Check("database", False, f"database unreachable: {type(e).__name__}: {first}")
+        # the answer goes to unauthenticated probes: the error class only; the log (once
+        # per distinct error, probes come every few seconds) has the message
+        if _LAST_DB_ERROR.get(id(ctx)) != first:
+            _LAST_DB_ERROR[id(ctx)] = first
+            log.warning("readiness: database unreachable", extra={"error": first})
+        return Check(
+            "database", False, f"database unreachable ({type(e).__name__}; see the service log)"
+        )
+    _LAST_DB_ERROR.pop(id(ctx), None)
     want = expected_revisions()
     if frozenset(rows) != want:
         return Check(

@@ -239,7 +239,7 @@ class Runtime:
                 app,
                 log_config=None,  # the process's logging (structured lines), not uvicorn's
                 access_log=access_log,
-                lifespan="off",
+                lifespan="auto",
                 timeout_graceful_shutdown=max(1, int(svc.stop_timeout)),
                 server_header=False,
                 proxy_headers=False,
