@@ -8,9 +8,10 @@
    platform the digest's rows already name, nothing is pulled: they are matched again.
    Otherwise the image is analysed from the registry (every platform of an index, see
    below) with no database transaction open (it can take minutes).
-3. One short write transaction stores the SBOMs and records each platform row's
-   assessment (`assess.record_assessment`): SBOMs and findings commit together or not
-   at all.
+3. One short write transaction stores the SBOMs (with their lookup keys, which a feed
+   update's re-match selects by: `shoal.service.rematch`) and records each platform
+   row's assessment (`assess.record_assessment`): SBOMs and findings commit together or
+   not at all.
 
 Rows and platforms (the rule that makes a re-scan idempotent):
 - A push names a manifest digest; its row starts with platform "" (the placeholder).
@@ -64,6 +65,7 @@ from shoal.db.sboms import load_sbom, sbom_key, store_sbom
 from shoal.db.types import JobKind, JobState
 from shoal.errors import ShoalError
 from shoal.image.analyze import Analyzer
+from shoal.match.engine import keys_version, lookup_keys
 from shoal.model import Sbom
 from shoal.oci.manifest import parse_manifest
 from shoal.oci.platform import image_manifests
@@ -153,6 +155,7 @@ class _Platform:
     platform: str
     sbom: Sbom
     observed: tuple[ObservedFinding, ...]
+    keys: frozenset[tuple[str, str]]  # lookup keys, indexed for feed-update selection
 
 
 def handle_scan(ctx: ServiceContext, payload: dict[str, Any]) -> None:
@@ -193,14 +196,17 @@ def handle_scan(ctx: ServiceContext, payload: dict[str, Any]) -> None:
             sbom_key(sbom)[1],
             sbom,
             tuple(from_scan_finding(f) for f in scan_sbom(sbom, vdb).findings),
+            frozenset(lookup_keys(sbom.packages)) if fresh else frozenset(),
         )
         for sbom in sboms
     ]
     with ctx.write() as s:
         if fresh:
-            now = ctx.clock.now()
+            now, kv = ctx.clock.now(), keys_version()
             for r in results:
-                store_sbom(s, r.sbom, ctx.analyser_version, now=now)
+                store_sbom(
+                    s, r.sbom, ctx.analyser_version, now=now, match_keys=r.keys, keys_version=kv
+                )
         _record(s, ctx, target, results, db_version=db_version, trigger=trigger)
 
 

@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 
 from shoal.db.crypto import RegistryCredentials
 from shoal.db.inventory import ensure_repository, image_tags, record_push
-from shoal.db.models import Finding, Image, Registry, Sbom
+from shoal.db.models import Finding, Image, Registry, Sbom, SbomKey
+from shoal.db.sboms import load_sbom, match_key_hash
 from shoal.db.types import EventType, JobState
+from shoal.match.engine import keys_version, lookup_keys
 from shoal.service import scanning
 from shoal.service.context import ServiceContext
 from shoal.service.queue import drain
@@ -83,7 +85,15 @@ def test_push_scan_then_the_same_digest_elsewhere_pulls_nothing(
         assert django.package_name == "Django" and django.package_version == "3.2"
         assert django.fixable and "3.2.4" in django.fixed_versions
         assert django.layer_diff_id is not None
-        assert s.scalar(select(func.count()).select_from(Sbom)) == 1
+        # stored once, indexed by the lookup keys a feed update selects re-matches by
+        stored = s.scalars(select(Sbom)).one()
+        assert stored.keys_version == keys_version()
+        sbom = load_sbom(s, built.digest, "linux/amd64")
+        assert sbom is not None
+        keys = lookup_keys(sbom.packages)
+        assert ("pypi", "django") in keys
+        indexed = set(s.scalars(select(SbomKey.key_hash).where(SbomKey.sbom_id == stored.id)))
+        assert indexed == {match_key_hash(e, n) for e, n in keys}
     events = event_types(ctx)
     assert events.count((EventType.FINDING_OPENED, ids.image_id)) == len(vulns)
     assert events[-2:] == [
