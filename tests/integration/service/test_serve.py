@@ -110,3 +110,47 @@ def test_serve_refuses_a_bad_database_url_without_showing_its_password(tmp_path:
     assert r.returncode == 2
     assert "only sqlite and postgresql are supported" in r.stderr
     assert "hunter2" not in r.stderr + r.stdout
+
+
+def test_a_job_a_crashed_run_left_running_is_run_after_the_restart(
+    tmp_path: Path, bundled_vulndb: Path
+) -> None:
+    import time
+
+    from sqlalchemy import select
+
+    from shoal.db import jobs as dbjobs
+    from shoal.db import make_engine, migrate
+    from shoal.db.models import Job
+    from shoal.db.session import session_factory
+    from shoal.db.types import JobKind, JobState
+
+    data = tmp_path / "svc"
+    url = f"sqlite:///{data / 'shoal.db'}"
+    data.mkdir()
+    migrate(url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    try:
+        with sessions() as s, s.begin():  # the crashed run had claimed it
+            job_id = dbjobs.enqueue(
+                s, JobKind.DISCOVER_REGISTRY, "gone@1", {"registry_id": 999}
+            ).job_id
+            assert dbjobs.claim_next(s) is not None
+        with start_serve(data, vulndb=bundled_vulndb, args=["--no-scheduler"]) as svc:
+            svc.wait_ready()
+            deadline = time.monotonic() + 60
+            state = JobState.RUNNING
+            while time.monotonic() < deadline:
+                with sessions() as s:
+                    state = s.scalars(select(Job.state).where(Job.id == job_id)).one()
+                if state is JobState.DONE:
+                    break
+                time.sleep(0.05)
+            assert state is JobState.DONE, svc.log_text()[-3000:]
+        requeued = [r for r in svc.log_records() if r["msg"].startswith("requeued jobs")]
+        assert [r["jobs"] for r in requeued] == [1]
+        with sessions() as s:
+            assert s.scalars(select(Job.attempts).where(Job.id == job_id)).one() == 2
+    finally:
+        engine.dispose()
