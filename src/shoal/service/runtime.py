@@ -37,6 +37,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+import uvicorn
+
 from shoal.config import Settings
 from shoal.db.crypto import KEY_ENV_VAR, CredentialCipher
 from shoal.db.errors import CredentialError
@@ -226,8 +228,6 @@ class Runtime:
         """Start, serve HTTP on `service.host:port` until SIGINT/SIGTERM (or
         `request_stop()`), then stop. `on_listening(url)` is called once the socket
         listens (with the real port when the setting is 0)."""
-        import uvicorn
-
         if self._app_factory is None:
             raise ConfigError("Runtime.serve needs an app_factory (shoal.api.create_app)")
         svc = self.settings.service
@@ -313,45 +313,26 @@ def listen_url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-class _Server:
+class _Server(uvicorn.Server):
     """uvicorn's server with signal handling that does not re-raise the signal after a
     graceful shutdown (uvicorn's does, which would skip `Runtime.stop`): the first
     SIGINT/SIGTERM stops gracefully, a second SIGINT forces the exit."""
 
-    def __init__(self, config: Any) -> None:
-        import uvicorn
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only: request_stop() stops this one
+            return
 
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                if threading.current_thread() is not threading.main_thread():
-                    yield
-                    return
+        def handle(sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+            log.info("stopping", extra={"signal": signal.Signals(sig).name})
 
-                def handle(sig: int, frame: FrameType | None) -> None:
-                    if self.should_exit and sig == signal.SIGINT:
-                        self.force_exit = True
-                    self.should_exit = True
-                    log.info("stopping", extra={"signal": signal.Signals(sig).name})
-
-                originals = {
-                    sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)
-                }
-                try:
-                    yield
-                finally:
-                    for sig, original in originals.items():
-                        signal.signal(sig, original)
-
-        self._server = Server(config)
-
-    @property
-    def should_exit(self) -> bool:
-        return bool(self._server.should_exit)
-
-    @should_exit.setter
-    def should_exit(self, value: bool) -> None:
-        self._server.should_exit = value
-
-    def run(self, sockets: list[socket.socket]) -> None:
-        self._server.run(sockets=sockets)
+        originals = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, original in originals.items():
+                signal.signal(sig, original)
