@@ -33,6 +33,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import platform
 import shutil
@@ -57,7 +58,7 @@ from tests.integration.service.e2e_support import (  # noqa: E402
 )
 from tests.support.images import push  # noqa: E402
 from tests.support.registry import free_port  # noqa: E402
-from tests.support.serve import start_serve  # noqa: E402
+from tests.support.serve import ServeProcess, start_serve  # noqa: E402
 
 WORK = HERE / "work" / "push-layout"
 N_PUSHES = int(os.environ.get("BENCH_PUSHES", "20"))
@@ -258,6 +259,7 @@ class Run:
     seconds: list[float]  # push end -> findings visible, per push
     push_seconds: list[float]  # the skopeo copy itself
     findings: int
+    job_seconds: float  # mean scan job run time inside the service
 
 
 def measure(img: BaseImage, n: int, *, cache: bool, database_url: str | None, tmp: Path) -> Run:
@@ -309,7 +311,7 @@ def measure(img: BaseImage, n: int, *, cache: bool, database_url: str | None, tm
                 flush=True,
             )
         label = "layer cache on (default)" if cache else "layer cache off (every layer new)"
-        return Run(label, seconds, pushes, findings)
+        return Run(label, seconds, pushes, findings, job_seconds(svc))
     finally:
         if link is not None:
             link.stop()
@@ -317,9 +319,20 @@ def measure(img: BaseImage, n: int, *, cache: bool, database_url: str | None, tm
 
 
 def pct(values: list[float], q: float) -> float:
-    """The q-quantile (nearest rank) of `values`."""
+    """The q-quantile of `values`, nearest rank (p95 of 20 values: the 19th smallest)."""
     s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * len(s) + 0.5) - 1))]
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+def job_seconds(svc: ServeProcess) -> float:
+    """Mean run time of the service's finished scan jobs, from its /metrics."""
+    sums: dict[str, float] = {}
+    for line in svc.client.get("/metrics").text.splitlines():
+        for what in ("sum", "count"):
+            key = f'shoal_job_duration_seconds_{what}{{kind="scan_image",outcome="done"}} '
+            if line.startswith(key):
+                sums[what] = float(line.split()[-1])
+    return sums.get("sum", 0.0) / max(1.0, sums.get("count", 0.0))
 
 
 def section(n: int = N_PUSHES, database_url: str | None = None) -> list[str]:
@@ -346,18 +359,21 @@ def section(n: int = N_PUSHES, database_url: str | None = None) -> list[str]:
         "?image_id=...` (polled every 20 ms). Load average at the end "
         f"{os.getloadavg()[0]:.1f}.",
         "",
-        "| run | pushes | first push | p50 | p95 | max | target p95 |",
-        "|---|---|---|---|---|---|---|",
+        "| run | pushes | first push | p50 | p95 | max | target p95 | scan job, mean |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
             f"| {r.label} | {len(r.seconds)} | {r.seconds[0]:.2f} s | "
             f"{statistics.median(r.seconds):.2f} s | {pct(r.seconds, 0.95):.2f} s | "
-            f"{max(r.seconds):.2f} s | <= 5 s |"
+            f"{max(r.seconds):.2f} s | <= 5 s | {r.job_seconds:.2f} s |"
         )
     lines += [
         "",
-        f"Each image has {runs[0].findings} findings. With the layer cache on, the first "
+        f'Each image has {runs[0].findings} findings. "Scan job" is the service\'s own '
+        "`shoal_job_duration_seconds` for its scan jobs (registry reads, analysis, matching, "
+        "the write); the rest is notification delivery, the webhook, queueing and the API "
+        "read. With the layer cache on, the first "
         "push is the cold one (both big layers downloaded and analysed); later pushes "
         "download and analyse only the new top layer. With it off, every push downloads and "
         "analyses the whole image. The `skopeo copy` itself (not counted): "
