@@ -16,7 +16,11 @@ Nothing is lost when the broker loses a message or a worker dies:
 
 Start a worker with `shoal worker` (the service settings: database, broker, queue
 name), or `celery -A shoal.service.celery_queue worker` (settings from the
-environment). Each worker process builds its own `ServiceContext` on first use.
+environment). Each worker process builds its own `ServiceContext` on first use. A
+worker on another host needs the service's credentials key: the same
+`$SHOAL_CREDENTIALS_KEY`, or the data dir's key file (else stored registry credentials
+do not decrypt, and the scan says so). Job counts and durations are counted in the
+worker processes; the service's /metrics shows the queue depth of every backend.
 """
 
 from __future__ import annotations
