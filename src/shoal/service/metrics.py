@@ -28,8 +28,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from shoal.db.jobs import queue_depth
-from shoal.db.models import Finding, Image
-from shoal.db.types import FindingState, JobKind
+from shoal.db.models import Finding, Image, Job
+from shoal.db.types import FindingState, JobKind, JobState
 
 if TYPE_CHECKING:
     from shoal.service.context import ServiceContext
@@ -138,6 +138,12 @@ class StateCollector(Collector):
         try:
             with self._ctx.read() as s:
                 depth = queue_depth(s)
+                stored = {
+                    (JobKind(k), JobState(st)): int(n)
+                    for k, st, n in s.execute(
+                        select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
+                    )
+                }
                 images = int(s.scalar(select(func.count()).select_from(Image)) or 0)
                 by_state = {
                     FindingState(st): int(n)
@@ -156,6 +162,15 @@ class StateCollector(Collector):
             for kind in JobKind:
                 q.add_metric([kind.value], depth.get(kind, 0))
             yield q
+            j = GaugeMetricFamily(
+                "shoal_jobs_stored",
+                "Jobs in the database by kind and state: every backend's, Celery workers' too",
+                labels=["kind", "state"],
+            )
+            for kind in JobKind:
+                for job_state in JobState:
+                    j.add_metric([kind.value, job_state.value], stored.get((kind, job_state), 0))
+            yield j
             yield GaugeMetricFamily("shoal_images", "Images stored", value=images)
             f = GaugeMetricFamily("shoal_findings", "Findings stored, by state", labels=["state"])
             for st in FindingState:

@@ -178,6 +178,10 @@ def test_metrics_counts_jobs_queue_depth_inventory_and_feed_age(
     assert after[("shoal_job_duration_seconds_count", (*scan, ("outcome", "done")))] == 1
     assert after[("shoal_queue_depth", scan)] == 0
     assert after[("shoal_queue_depth", (("kind", "discover_registry"),))] == 3
+    # what the database holds, whoever ran it (Celery workers count in their own process)
+    assert after[("shoal_jobs_stored", (*scan, ("state", "done")))] == 1
+    assert after[("shoal_jobs_stored", (*scan, ("state", "failed")))] == 1
+    assert after[("shoal_jobs_stored", (("kind", "discover_registry"), ("state", "queued")))] == 3
 
     # feed age from the vulnerability DB's build time, on the context's clock
     built = datetime.fromisoformat(str(db_status(bundled_vulndb).built_at).replace("Z", "+00:00"))
