@@ -17,7 +17,8 @@ What is due (every "now" from `ctx.clock`, so tests move a `ManualClock` and cal
 
 Periodic jobs are keyed by time slot (`<registry id>@<slot>`, `<slot>`): a restart, or
 a second service instance on the same PostgreSQL database, within one slot queues
-nothing twice. One failing task is logged and counted; the others still run.
+nothing twice. One failing task is logged and counted, the others still run, and it
+stays due: the next tick tries it again.
 """
 
 from __future__ import annotations
@@ -125,25 +126,28 @@ class Scheduler:
         with self._lock:
             now = now or self._ctx.clock.now()
             report = TickReport(now)
-            if self._last_reassess is None or now - self._last_reassess >= self._reassess_every:
-                self._run(report, "reassess", lambda: self._reassess(report))
+            # a task that failed stays due: the next tick tries it again
+            last = self._last_reassess
+            due = last is None or now - last >= self._reassess_every
+            if due and self._run(report, "reassess", lambda: self._reassess(report)):
                 self._last_reassess = now
             poll = slot(now, self._poll_every)
-            if poll != self._last_poll_slot:
-                self._run(report, "discovery", lambda: self._discovery(report, poll))
+            due = poll != self._last_poll_slot
+            if due and self._run(report, "discovery", lambda: self._discovery(report, poll)):
                 self._last_poll_slot = poll
             if self._feeds_every is not None:
                 feeds = slot(now, self._feeds_every)
-                if feeds != self._last_feeds_slot:
-                    self._run(report, "feeds", lambda: self._feeds(report, feeds))
+                due = feeds != self._last_feeds_slot
+                if due and self._run(report, "feeds", lambda: self._feeds(report, feeds)):
                     self._last_feeds_slot = feeds
             last = self._last_snapshot
-            if last is None or last.date() != now.date() or now - last >= self._snapshot_every:
-                self._run(report, "snapshot", lambda: self._snapshot(report, now.date()))
+            due = last is None or last.date() != now.date() or now - last >= self._snapshot_every
+            if due and self._run(report, "snapshot", lambda: self._snapshot(report, now.date())):
                 self._last_snapshot = now
             return report
 
-    def _run(self, report: TickReport, task: str, fn: Callable[[], str]) -> None:
+    def _run(self, report: TickReport, task: str, fn: Callable[[], str]) -> bool:
+        """Run one task, recording its outcome; False when it raised."""
         try:
             outcome = fn()
         except Exception as e:
@@ -154,6 +158,7 @@ class Scheduler:
             outcome = "error"
         if self._ctx.metrics is not None:
             self._ctx.metrics.scheduler_ran(task, outcome)
+        return outcome != "error"
 
     def _reassess(self, report: TickReport) -> str:
         from shoal.service import rematch

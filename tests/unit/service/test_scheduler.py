@@ -229,6 +229,25 @@ def test_one_failing_task_does_not_stop_the_others(
     assert sample("shoal_scheduler_runs_total", {"task": "reassess", "outcome": "error"}) == 1
 
 
+def test_a_failed_task_stays_due_and_runs_at_the_next_tick(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def flaky(ctx: ServiceContext) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database restarting")
+        return 5
+
+    monkeypatch.setattr(rematch, "enqueue_due", flaky)
+    sched = Scheduler(ctx)
+    assert "reassess" in sched.tick().errors
+    again = sched.tick()  # the same instant: only the failed task is due
+    assert again.did == ["reassess"] and again.reassess == 5 and again.errors == {}
+    assert sched.tick().did == []
+
+
 def test_reassessment_not_written_yet_is_reported_not_fatal(
     ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
