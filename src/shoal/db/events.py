@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from shoal.db.dialect import dialect_name
@@ -51,6 +51,29 @@ def append_event(
     session.add(ev)
     session.flush()
     return ev.id
+
+
+def append_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Append many events in one statement (in the order given), under the same lock as
+    `append_event`. Each dict has `type`, `payload`, `created_at` and optionally the
+    subject ids (`subscription_id`, `registry_id`, `image_id`, `finding_id`)."""
+    if not events:
+        return
+    if dialect_name(session) == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_EVENT_LOCK})
+    rows = [
+        {
+            "type": e["type"],
+            "subscription_id": e.get("subscription_id"),
+            "registry_id": e.get("registry_id"),
+            "image_id": e.get("image_id"),
+            "finding_id": e.get("finding_id"),
+            "payload": e.get("payload") or {},
+            "created_at": e["created_at"],
+        }
+        for e in events
+    ]
+    session.execute(insert(Event), rows)
 
 
 def events_after(

@@ -185,6 +185,9 @@ class Sbom(Base):
     # version of the key derivation `SbomKey` rows were written with; None: not indexed
     # (stored without keys, or replaced since), so every key selection includes it
     keys_version: Mapped[int | None] = mapped_column(Integer)
+    # what matching reads of each package, compact and zstd-compressed
+    # (`sboms.encode_match_rows`): a re-match decodes this, ~5x smaller than `blob`
+    match_rows: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class SbomKey(Base):

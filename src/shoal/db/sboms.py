@@ -33,6 +33,7 @@ from shoal.db.models import SbomKey
 from shoal.errors import ShoalError
 from shoal.export.json import from_native_json, to_native
 from shoal.model import Sbom
+from shoal.model.package import Distro, Package, PackageType
 
 ENCODING = "shoal-json-1+zstd"
 _LEVEL = 6  # ~5x on SBOM JSON; levels above cost far more CPU for a few percent
@@ -81,6 +82,87 @@ def decode_sbom(blob: bytes, *, max_bytes: int | None = None) -> Sbom:
         raise StoredSbomError(f"stored SBOM: {e}") from e
 
 
+MATCH_ROWS_VERSION = 1
+
+
+def encode_match_rows(sbom: Sbom) -> bytes:
+    """What matching reads of each package (all but locations, licences and the layer's
+    history line), as compact zstd-compressed JSON: one array per package, the
+    distributions listed once."""
+    distros: dict[Distro, int] = {}
+    rows: list[list[object]] = []
+    for p in sbom.packages:
+        d = -1
+        if p.distro is not None:
+            d = distros.setdefault(p.distro, len(distros))
+        rows.append(
+            [
+                p.name,
+                p.version,
+                p.type.value,
+                p.cataloger,
+                p.arch,
+                p.source_name,
+                p.source_version,
+                p.namespace,
+                [list(m) for m in p.metadata],
+                p.layer,
+                d,
+            ]
+        )
+    doc = {
+        "v": MATCH_ROWS_VERSION,
+        "d": [
+            [d.id, d.version_id, d.version_codename, d.name, d.pretty_name, list(d.id_like)]
+            for d in distros
+        ],
+        "p": rows,
+    }
+    raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(raw)
+
+
+def decode_match_rows(blob: bytes, *, max_bytes: int | None = None) -> list[Package]:
+    """The packages of `encode_match_rows` (without locations, licences, history line);
+    `StoredSbomError` (one line) when the blob does not decode."""
+    limit = max_bytes if max_bytes is not None else Limits.model_validate({}).metadata_bytes
+    try:
+        raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob)).read(limit + 1)
+    except zstandard.ZstdError as e:
+        raise StoredSbomError(f"stored match rows: not zstd data ({e})") from e
+    if len(raw) > limit:
+        raise StoredSbomError(f"stored match rows: over {limit} bytes uncompressed")
+    try:
+        doc = json.loads(raw)
+        if doc["v"] != MATCH_ROWS_VERSION:
+            raise ValueError(f"version {doc['v']!r}")
+        distros = [
+            Distro(
+                id=i, version_id=v, version_codename=c, name=n, pretty_name=pn, id_like=tuple(il)
+            )
+            for i, v, c, n, pn, il in doc["d"]
+        ]
+        return [
+            Package(
+                name=name,
+                version=version,
+                type=PackageType(type_),
+                cataloger=cataloger,
+                arch=arch,
+                source_name=source_name,
+                source_version=source_version,
+                namespace=namespace,
+                metadata=tuple((k, v) for k, v in metadata),
+                layer=layer,
+                distro=distros[d] if d >= 0 else None,
+            )
+            for name, version, type_, cataloger, arch, source_name, source_version, namespace,
+            metadata, layer, d in doc["p"]
+        ]  # fmt: skip
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError) as e:
+        raise StoredSbomError(f"stored match rows: {type(e).__name__}: {str(e)[:120]}") from e
+
+
 def store_sbom(
     session: Session,
     sbom: Sbom,
@@ -106,6 +188,7 @@ def store_sbom(
         size=size,
         blob=blob,
         created_at=now or datetime.now(UTC),
+        match_rows=encode_match_rows(sbom),
     )
     # the same analyser storing again is a no-op; another (normally newer) version replaces it
     stmt = ins.on_conflict_do_update(
@@ -116,6 +199,7 @@ def store_sbom(
             "size": ins.excluded.size,
             "blob": ins.excluded.blob,
             "created_at": ins.excluded.created_at,
+            "match_rows": ins.excluded.match_rows,
             "keys_version": None,  # the old keys describe the old content
         },
         where=SbomRow.analyser_version != ins.excluded.analyser_version,

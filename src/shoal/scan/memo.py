@@ -6,53 +6,91 @@ packages thousands of times: images built on one base share most of theirs. A
 every distinct package it has matched, so each later image costs a dict probe per
 package.
 
-The result is exactly `scan_sbom(sbom, source).findings` (default options): findings
-depend only on the package they are about and on the other packages with the same
-identity (`Package.key`: the same package installed twice is one finding), so the memo
-is keyed by the full group of packages sharing a key, every field compared, the
-distribution included (`Package` equality leaves it out). Packages missed in one SBOM
-are matched together, in SBOM order, and the findings sorted as `build_findings` sorts
-them.
+The result is exactly `scan_sbom(sbom, source).findings` (default options). Findings
+depend on the package they are about and on the other packages with the same identity
+(`Package.key`: the same package installed twice is one finding), and on nothing else of
+the SBOM. Of a package, matching and the purl read everything but where it was found
+(locations, layer, the layer's history line) and its licences, so the memo is keyed by
+the group of packages sharing a key, each by those fields (the distribution included);
+a finding remembered from one image is handed out again with the package of the image
+at hand (`dataclasses.replace`). Packages missed in one SBOM are matched together, in
+SBOM order, and the findings sorted as `build_findings` sorts them.
+
+`converted(sbom)` gives the same findings through a conversion (the service's row data),
+made once per remembered finding rather than once per image.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
 from shoal.match.engine import MatchEngine
 from shoal.model.finding import Finding
-from shoal.model.package import Distro, Package
+from shoal.model.package import Package
 from shoal.model.sbom import Sbom
 from shoal.scan.findings import build_findings
 from shoal.vulndb.protocol import VulnSource
 
 MAX_ENTRIES = 200_000  # distinct package groups remembered; cleared (not evicted) beyond
 
-GroupKey = tuple[tuple[Package, Distro | None], ...]
+T = TypeVar("T")
+Identity = tuple[Any, ...]
+GroupKey = tuple[Identity, ...]
+# (index of the finding's package in its group, the finding, its conversion)
+_Entry = tuple[int, Finding, Any]
 
 
-class MemoMatcher:
-    """`findings(sbom)`: `scan_sbom(sbom, source).findings`, memoised per package group.
+def identity(p: Package) -> Identity:
+    """What matching and the purl read of a package: all but locations, layer, the
+    layer's history line and licences."""
+    return (
+        p.name,
+        p.version,
+        p.type,
+        p.cataloger,
+        p.arch,
+        p.source_name,
+        p.source_version,
+        p.namespace,
+        p.metadata,
+        p.distro,
+    )
+
+
+def _sort_key(f: Finding) -> tuple[str, str, str, str]:
+    return (f.package.type.value, f.package.name, f.package.version, f.vulnerability)
+
+
+class MemoMatcher(Generic[T]):
+    """`findings(sbom)`: `scan_sbom(sbom, source).findings`, memoised per package group;
+    `converted(sbom)`: the same, each finding passed through `convert` (memoised too).
 
     Not thread-safe: use one per thread (or per job)."""
 
-    def __init__(self, source: VulnSource) -> None:
+    def __init__(self, source: VulnSource, convert: Callable[[Finding], T] | None = None) -> None:
         self.source = source
         self.version = source.version
+        self._convert = convert
         self._engine = MatchEngine(source)
-        self._memo: dict[GroupKey, tuple[Finding, ...]] = {}
+        self._memo: dict[GroupKey, tuple[_Entry, ...]] = {}
         self.hits = 0
         self.misses = 0
 
-    def findings(self, sbom: Sbom) -> tuple[Finding, ...]:
+    def _resolve(
+        self, packages: Sequence[Package]
+    ) -> list[tuple[list[Package], tuple[_Entry, ...]]]:
+        """Each package group (in order) with its remembered findings."""
         groups: dict[tuple[str, str, str, str], list[Package]] = {}
-        for p in sbom.packages:
+        for p in packages:
             groups.setdefault(p.key, []).append(p)
         memo = self._memo
-        keys = [tuple((p, p.distro) for p in pkgs) for pkgs in groups.values()]
+        pkgs_list = list(groups.values())
+        keys = [tuple(identity(p) for p in pkgs) for pkgs in pkgs_list]
         parts = [memo.get(k) for k in keys]
         missed = {
-            k: pkgs
-            for k, pkgs, got in zip(keys, groups.values(), parts, strict=True)
-            if got is None
+            k: pkgs for k, pkgs, got in zip(keys, pkgs_list, parts, strict=True) if got is None
         }
         self.hits += len(keys) - len(missed)
         self.misses += len(missed)
@@ -60,15 +98,45 @@ class MemoMatcher:
             fresh = self._match([p for pkgs in missed.values() for p in pkgs])
             if len(memo) + len(missed) > MAX_ENTRIES:
                 memo.clear()
+            convert = self._convert
             for k, pkgs in missed.items():
-                memo[k] = fresh.get(pkgs[0].key, ())
+                entries: list[_Entry] = []
+                for f in fresh.get(pkgs[0].key, ()):
+                    index = next(i for i, p in enumerate(pkgs) if p is f.package)
+                    entries.append((index, f, convert(f) if convert is not None else None))
+                memo[k] = tuple(entries)
             parts = [memo[k] if got is None else got for k, got in zip(keys, parts, strict=True)]
-        # in SBOM order before the (stable) sort, as build_findings has them
-        found = [f for got in parts if got for f in got]
-        found.sort(
-            key=lambda f: (f.package.type.value, f.package.name, f.package.version, f.vulnerability)
-        )
+        return [(pkgs, got) for pkgs, got in zip(pkgs_list, parts, strict=True) if got]
+
+    def findings(self, sbom: Sbom) -> tuple[Finding, ...]:
+        found: list[Finding] = []
+        for pkgs, entries in self._resolve(sbom.packages):
+            for index, f, _ in entries:
+                actual = pkgs[index]
+                found.append(f if f.package is actual else dataclasses.replace(f, package=actual))
+        found.sort(key=_sort_key)  # stable: ties keep SBOM order, as build_findings has them
         return tuple(found)
+
+    def converted(self, packages: Sequence[Package]) -> list[tuple[Package, T]]:
+        """(the image's package, the conversion of a finding of it made for a package of
+        the same identity) for every finding of an SBOM's `packages`, in `findings` order. The conversion was
+        made from another image's package when the memo hit: a caller must take what
+        differs (layer, locations) from the package given with it."""
+        if self._convert is None:
+            raise ValueError("MemoMatcher.converted needs a convert function")
+        found: list[tuple[tuple[str, str, str, str], Package, T]] = []
+        for pkgs, entries in self._resolve(packages):
+            for index, f, conv in entries:
+                actual = pkgs[index]
+                found.append(
+                    (
+                        (actual.type.value, actual.name, actual.version, f.vulnerability),
+                        actual,
+                        conv,
+                    )
+                )
+        found.sort(key=lambda x: x[0])
+        return [(p, c) for _, p, c in found]
 
     def _match(
         self, packages: list[Package]

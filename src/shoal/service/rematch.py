@@ -12,18 +12,20 @@ Two things queue re-matches (`JobKind.REMATCH_IMAGE`, a batch of image ids per j
 "In use" is `shoal.db.inventory.images_in_use`'s rule: pulled or pushed within the
 subscription's `in_use_window_days` of now; subscriptions with the plan off are left out.
 
-The handler loads the SBOMs, matches them with a `MemoMatcher` (each distinct package
-once per DB version and worker thread), and records the results through
-`assess.record_assessment`, so the rows and events are those of a scan. Most images of a
-re-match do not change: when an image's findings come out exactly as stored, the same
-outcome (last_seen, the image's scan stamps, one `image_scanned` event) is written with a
-few statements per batch instead of one per finding. An image whose SBOM is missing (never
-analysed) is skipped; one whose SBOM another analyser version made is re-matched and a
-scan is queued too, which brings a fresh SBOM.
+The handler reads each SBOM's match rows (`sboms.match_rows`: what matching reads of each
+package, a fraction of the full SBOM), matches them with a `MemoMatcher` (each distinct
+package once per DB version and worker thread) and records the results of a batch of
+images in one transaction with a few statements (`_write_chunk`): the same rows, image
+stamps and events `assess.record_assessment` writes for each image (`finding_opened` /
+`finding_resolved` per change, `image_scanned`, `assessment_changed` when the health
+flips), without one UPDATE per finding; a test holds the two to the same result. An
+image whose SBOM is missing (never analysed) is skipped; one whose SBOM another analyser
+version made is re-matched and a scan queued too, which brings a fresh SBOM.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -33,22 +35,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, insert, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from shoal.db.dialect import dialect_name
-from shoal.db.events import append_event
-from shoal.db.findings import ObservedFinding, from_scan_finding
+from shoal.db.events import append_events
+from shoal.db.findings import ObservedFinding, from_scan_finding, row_finding_id
 from shoal.db.inventory import subscription_settings
 from shoal.db.models import Finding, Image, Registry, Repository, SbomKey, Subscription
 from shoal.db.models import Sbom as SbomRow
-from shoal.db.sboms import ENCODING, decode_sbom, index_sbom_keys, match_key_hash
+from shoal.db.sboms import (
+    ENCODING,
+    decode_match_rows,
+    decode_sbom,
+    index_sbom_keys,
+    match_key_hash,
+)
 from shoal.db.types import EventType, FindingState, JobKind
 from shoal.match.engine import keys_version, lookup_keys
 from shoal.model.advisory import Rating
+from shoal.model.package import Package
 from shoal.model.sbom import Sbom
 from shoal.scan.memo import MemoMatcher
-from shoal.service.assess import ImageScope, record_assessment
+from shoal.service.assess import Health, ImageScope, is_unhealthy
 from shoal.service.context import ServiceContext
 from shoal.service.scanning import submit_scan
 from shoal.vulndb.store import VulnDB
@@ -317,11 +326,11 @@ class RematchError(Exception):
 _local = threading.local()
 
 
-def _memo_for(db: VulnDB) -> MemoMatcher:
+def _memo_for(db: VulnDB) -> MemoMatcher[ObservedFinding]:
     """This thread's memo for `db` (a new one when the DB was replaced)."""
-    memo: MemoMatcher | None = getattr(_local, "memo", None)
+    memo: MemoMatcher[ObservedFinding] | None = getattr(_local, "memo", None)
     if memo is None or memo.source is not db:
-        memo = MemoMatcher(db)
+        memo = MemoMatcher(db, from_scan_finding)
         _local.memo = memo
     return memo
 
@@ -330,10 +339,11 @@ def _memo_for(db: VulnDB) -> MemoMatcher:
 class _Loaded:
     image_id: int
     sbom_id: int
-    blob: bytes
+    blob: bytes | None
     encoding: str
     sbom_analyser: str
     keys_version: int | None
+    match_rows: bytes | None = None
 
 
 def _skip(
@@ -377,10 +387,12 @@ def rematch_images(
                 Image.db_version,
                 Image.analyser_version,
                 SbomRow.id,
-                SbomRow.blob,
+                # the full SBOM only where there are no match rows to read instead
+                case((SbomRow.match_rows.is_(None), SbomRow.blob), else_=null()),
                 SbomRow.encoding,
                 SbomRow.analyser_version,
                 SbomRow.keys_version,
+                SbomRow.match_rows,
             )
             .outerjoin(
                 SbomRow,
@@ -397,7 +409,7 @@ def rematch_images(
         elif _skip(ctx, _Stamp(r[1], r[2], r[3]), trigger, version, due_before):
             stats.skipped_current += 1
         else:
-            todo.append(_Loaded(int(r[0]), int(r[4]), r[5], r[6], r[7], r[8]))
+            todo.append(_Loaded(int(r[0]), int(r[4]), r[5], r[6], r[7], r[8], r[9]))
     del rows
     for i in range(0, len(todo), WRITE_CHUNK):
         _rematch_chunk(ctx, memo, todo[i : i + WRITE_CHUNK], trigger, version, due_before, stats)
@@ -414,13 +426,13 @@ class _Stamp:
 @dataclass
 class _Result:
     loaded: _Loaded
-    observed_list: list[ObservedFinding] = field(default_factory=list)
+    observed: list[ObservedFinding] = field(default_factory=list)
     keys: set[tuple[str, str]] | None = None
 
 
 def _rematch_chunk(
     ctx: ServiceContext,
-    memo: MemoMatcher,
+    memo: MemoMatcher[ObservedFinding],
     chunk: list[_Loaded],
     trigger: str,
     version: str,
@@ -429,25 +441,35 @@ def _rematch_chunk(
 ) -> None:
     kv = keys_version()
     results: dict[int, _Result] = {}
-    sboms: dict[int, Sbom] = {}
     for item in chunk:
         t0 = time.perf_counter()
         try:
             if item.encoding != ENCODING:
                 raise ValueError(f"unknown SBOM encoding {item.encoding[:40]!r}")
-            sbom = sboms.get(item.sbom_id)
-            if sbom is None:
-                sbom = sboms[item.sbom_id] = decode_sbom(item.blob)
+            if item.match_rows is not None:
+                packages: Sequence[Package] = decode_match_rows(item.match_rows)
+            elif item.blob is not None:  # stored before match rows existed
+                packages = decode_sbom(item.blob).packages
+            else:
+                raise ValueError("stored SBOM has no content")
         except Exception as e:  # StoredSbomError: one image's corrupt blob stops no other
             stats.errors.append(f"image {item.image_id}: {str(e)[:200]}")
             continue
         finally:
             stats.decode_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        found = memo.findings(sbom)
-        res = _Result(item, observed_list=[from_scan_finding(f) for f in found])
+        observed = []
+        for pkg, o in memo.converted(packages):
+            # the memo's row data may come from another image's copy of the package:
+            # everything but the layer is the same by construction
+            observed.append(
+                o
+                if o.layer_diff_id == pkg.layer
+                else dataclasses.replace(o, layer_diff_id=pkg.layer)
+            )
+        res = _Result(item, observed)
         if item.keys_version != kv:
-            res.keys = match_keys(sbom)
+            res.keys = lookup_keys(packages)
         results[item.image_id] = res
         stats.match_s += time.perf_counter() - t0
     if not results:
@@ -456,6 +478,22 @@ def _rematch_chunk(
     with ctx.write() as s:
         _write_chunk(s, ctx, results, trigger, version, due_before, stats)
     stats.write_s += time.perf_counter() - t0
+
+
+@dataclass
+class _Writes:
+    """The statements a chunk's assessments add up to."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    reopened: list[dict[str, Any]] = field(default_factory=list)  # by id, with new data
+    refreshed: list[dict[str, Any]] = field(default_factory=list)  # seen, data changed
+    seen: list[str] = field(default_factory=list)  # seen, nothing but last_seen changes
+    # images whose every finding not fixed (after `resolved`) was seen: last_seen for all
+    # of them in one statement per image batch instead of one id each
+    seen_images: list[int] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    scanned: list[int] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _write_chunk(
@@ -467,6 +505,8 @@ def _write_chunk(
     due_before: datetime | None,
     stats: RematchStats,
 ) -> None:
+    """`assess.record_assessment` for every image of the chunk, as a few statements: the
+    same rows, stamps and events (tested against it), without one UPDATE per finding."""
     now = ctx.clock.now()
     ids = sorted(results)
     if dialect_name(s) == "postgresql":
@@ -475,13 +515,11 @@ def _write_chunk(
         s.execute(select(Image.id).where(Image.id.in_(ids)).order_by(Image.id).with_for_update())
     images = {im.id: im for im in s.scalars(select(Image).where(Image.id.in_(ids)))}
     scopes = _scopes(s, {im.repository_id for im in images.values()})
-    # by (purl, vulnerability id): what a finding's id is derived from, per image row
-    stored: dict[int, dict[tuple[str, str], _StoredRow]] = {i: {} for i in ids}
+    stored: dict[int, dict[str, _StoredRow]] = {i: {} for i in ids}
     for row in s.execute(
         select(
             Finding.image_id,
-            Finding.package_purl,
-            Finding.vulnerability_id,
+            Finding.id,
             Finding.state,
             Finding.severity,
             Finding.fixable,
@@ -489,9 +527,9 @@ def _write_chunk(
             Finding.layer_diff_id,
         ).where(Finding.image_id.in_(ids))
     ):
-        stored[row[0]][(row[1], row[2])] = (row[3], row[4], row[5], list(row[6] or ()), row[7])
+        stored[row[0]][row[1]] = (row[2], row[3], row[4], list(row[5] or ()), row[6])
 
-    unchanged: list[tuple[Any, int]] = []  # (image, open count)
+    w = _Writes()
     indexed: set[int] = set()
     for image_id in ids:
         res = results[image_id]
@@ -509,91 +547,191 @@ def _write_chunk(
             index_sbom_keys(s, res.loaded.sbom_id, res.keys, keys_version())
             indexed.add(res.loaded.sbom_id)
         stats.rematched += 1
-        observed: dict[tuple[str, str], ObservedFinding] = {}
-        for o in res.observed_list:
-            observed.setdefault((o.purl, o.vulnerability_id), o)
-        open_count = _unchanged(image, observed, stored[image_id])
-        if open_count is not None:
-            unchanged.append((image, open_count))
-            continue
-        a = record_assessment(
-            s,
-            ctx,
-            image,
-            res.observed_list,
-            db_version=version,
-            trigger=trigger,
-            scope=scopes[image.repository_id],
+        opened, resolved = _assess(
+            w, image, res.observed, stored[image_id], scopes, now, trigger, version
         )
-        stats.opened += len(a.changes.opened)
-        stats.resolved += len(a.changes.resolved)
-    if not unchanged:
-        return
-    # the batched equivalent of record_assessment when nothing changed: seen findings
-    # get last_seen, the image its scan stamps, and one image_scanned event
-    stats.unchanged += len(unchanged)
-    same = [im.id for im, _ in unchanged]
-    for i in range(0, len(same), _IN_CHUNK):
-        part = same[i : i + _IN_CHUNK]
+        stats.opened += opened
+        stats.resolved += resolved
+        if not opened and not resolved:
+            stats.unchanged += 1
+
+    # the order of record_assessment: findings, then the image's stamps, events last
+    if w.inserts:
+        s.execute(insert(Finding), w.inserts)
+    for rows in (w.reopened, w.refreshed):
+        if rows:
+            s.execute(update(Finding), rows)  # executemany by primary key
+    for i in range(0, len(w.resolved), _IN_CHUNK):
         s.execute(
             update(Finding)
-            .where(Finding.image_id.in_(part), Finding.state != FindingState.FIXED)
+            .where(Finding.id.in_(w.resolved[i : i + _IN_CHUNK]))
+            .values(state=FindingState.FIXED, resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for i in range(0, len(w.seen_images), _IN_CHUNK):  # after `resolved`: they are fixed now
+        s.execute(
+            update(Finding)
+            .where(
+                Finding.image_id.in_(w.seen_images[i : i + _IN_CHUNK]),
+                Finding.state != FindingState.FIXED,
+            )
             .values(last_seen=now)
             .execution_options(synchronize_session=False)
         )
+    for i in range(0, len(w.seen), _IN_CHUNK):
+        s.execute(
+            update(Finding)
+            .where(Finding.id.in_(w.seen[i : i + _IN_CHUNK]))
+            .values(last_seen=now)
+            .execution_options(synchronize_session=False)
+        )
+    for i in range(0, len(w.scanned), _IN_CHUNK):
         s.execute(
             update(Image)
-            .where(Image.id.in_(part))
+            .where(Image.id.in_(w.scanned[i : i + _IN_CHUNK]))
             .values(last_scanned_at=now, analyser_version=ctx.analyser_version, db_version=version)
             .execution_options(synchronize_session=False)
         )
-    for image, open_count in unchanged:
-        scope = scopes[image.repository_id]
-        append_event(
-            s,
-            EventType.IMAGE_SCANNED,
-            subscription_id=scope.subscription_id,
-            registry_id=scope.registry_id,
-            image_id=image.id,
-            payload={
-                "digest": image.digest,
-                "platform": image.platform,
-                "trigger": trigger,
-                "db_version": version,
-                "opened": 0,
-                "resolved": 0,
-                "open": open_count,
-            },
-            now=now,
-        )
+    append_events(s, w.events)
 
 
-def _unchanged(
-    image: Any,
-    observed: dict[tuple[str, str], ObservedFinding],
-    stored: dict[tuple[str, str], _StoredRow],
-) -> int | None:
-    """The open count when syncing `observed` would change nothing but last_seen and
-    the scan stamps (no finding opened, resolved, reopened or re-rated, and the image
-    assessed before); None otherwise."""
+def _assess(
+    w: _Writes,
+    image: Image,
+    observed: Sequence[ObservedFinding],
+    stored: dict[str, _StoredRow],
+    scopes: dict[int, ImageScope],
+    now: datetime,
+    trigger: str,
+    version: str,
+) -> tuple[int, int]:
+    """Add one image's assessment to `w` (`sync_findings` + `record_assessment`'s events
+    and health rule); returns (opened, resolved)."""
+    scope = scopes[image.repository_id]
+    seen: dict[str, ObservedFinding] = {}
+    for o in observed:
+        seen.setdefault(row_finding_id(image, o.purl, o.vulnerability_id), o)
     if image.last_scanned_at is None:
-        return None
-    live = {fid for fid, row in stored.items() if row[0] is not FindingState.FIXED}
-    if live != observed.keys():
-        return None
-    open_count = 0
-    for fid, o in observed.items():
-        state, severity, fixable, fixed_versions, layer = stored[fid]
+        before = Health.NOT_APPLICABLE
+    else:
+        open_before = (row[1] for row in stored.values() if row[0] is FindingState.OPEN)
+        before = Health.UNHEALTHY if is_unhealthy(open_before, scope.threshold) else Health.HEALTHY
+    open_after: list[Rating] = []
+    opened: list[str] = []
+    resolved: list[str] = []
+    seen_ids: list[str] = []
+    still = 0
+    for fid, o in seen.items():
+        row = stored.get(fid)
+        data = {
+            "severity": o.severity,
+            "fixable": o.fixable,
+            "fixed_versions": list(o.fixed_versions),
+            "layer_diff_id": o.layer_diff_id,
+        }
+        if row is None:
+            w.inserts.append(
+                {
+                    "id": fid,
+                    "image_id": image.id,
+                    "package_purl": o.purl,
+                    "package_name": o.package_name,
+                    "package_version": o.package_version,
+                    "vulnerability_id": o.vulnerability_id,
+                    **data,
+                    "state": FindingState.OPEN,
+                    "first_seen": now,
+                    "last_seen": now,
+                    "resolved_at": None,
+                }
+            )
+            opened.append(fid)
+            open_after.append(o.severity)
+            continue
+        state, severity, fixable, fixed_versions, layer = row
+        if state is FindingState.FIXED:
+            w.reopened.append(
+                {
+                    "id": fid,
+                    **data,
+                    "state": FindingState.OPEN,
+                    "resolved_at": None,
+                    "last_seen": now,
+                }
+            )
+            opened.append(fid)
+            open_after.append(o.severity)
+            continue
         if (
             severity is not o.severity
             or fixable != o.fixable
-            or fixed_versions != list(o.fixed_versions)
+            or fixed_versions != data["fixed_versions"]
             or layer != o.layer_diff_id
         ):
-            return None
+            w.refreshed.append({"id": fid, **data, "last_seen": now})
+        else:
+            seen_ids.append(fid)
         if state is FindingState.OPEN:
-            open_count += 1
-    return open_count
+            still += 1
+            open_after.append(o.severity)
+    unseen_exempted = False
+    for fid, row in stored.items():
+        if fid not in seen:
+            if row[0] is FindingState.OPEN:
+                w.resolved.append(fid)
+                resolved.append(fid)
+            elif row[0] is FindingState.EXEMPTED:
+                unseen_exempted = True  # keeps its last_seen
+    if unseen_exempted:
+        w.seen += seen_ids
+    elif seen_ids:
+        w.seen_images.append(image.id)
+    after = Health.UNHEALTHY if is_unhealthy(open_after, scope.threshold) else Health.HEALTHY
+    w.scanned.append(image.id)
+
+    def event(type_: EventType, payload: dict[str, object], finding_id: str | None = None) -> None:
+        w.events.append(
+            {
+                "type": type_,
+                "subscription_id": scope.subscription_id,
+                "registry_id": scope.registry_id,
+                "image_id": image.id,
+                "finding_id": finding_id,
+                "payload": payload,
+                "created_at": now,
+            }
+        )
+
+    opened.sort()
+    resolved.sort()
+    for fid in opened:
+        o = seen[fid]
+        payload = {
+            "vulnerability_id": o.vulnerability_id,
+            "severity": o.severity.value,
+            "purl": o.purl,
+        }
+        event(EventType.FINDING_OPENED, dict(payload), fid)
+    for fid in resolved:
+        event(EventType.FINDING_RESOLVED, {}, fid)
+    event(
+        EventType.IMAGE_SCANNED,
+        {
+            "digest": image.digest,
+            "platform": image.platform,
+            "trigger": trigger,
+            "db_version": version,
+            "opened": len(opened),
+            "resolved": len(resolved),
+            "open": still + len(opened),
+        },
+    )
+    if before is not after:
+        event(
+            EventType.ASSESSMENT_CHANGED,
+            {"digest": image.digest, "from": before.value, "to": after.value},
+        )
+    return len(opened), len(resolved)
 
 
 def _scopes(session: Session, repository_ids: Iterable[int]) -> dict[int, ImageScope]:

@@ -131,3 +131,21 @@ def test_stored_sbom_decode_skips_the_schema_but_not_the_structure() -> None:
     with pytest.raises(StoredSbomError, match="stored SBOM: native SBOM") as e:
         decode_sbom(blob)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["alpine-3.14.json", "debian-bookworm-app.json"])
+def test_match_rows_keep_everything_matching_reads(name: str) -> None:
+    from shoal.db.sboms import decode_match_rows, encode_match_rows
+
+    sbom = _sbom(name)
+    got = decode_match_rows(encode_match_rows(sbom))
+    want = [
+        dataclasses.replace(p, locations=(), licenses=(), layer_created_by=None)
+        for p in sbom.packages
+    ]
+    assert got == want
+    assert [p.distro for p in got] == [p.distro for p in sbom.packages]  # not in Package's ==
+    assert [p.purl for p in got] == [p.purl for p in sbom.packages]
+    with pytest.raises(StoredSbomError, match="stored match rows") as e:
+        decode_match_rows(zstandard.ZstdCompressor().compress(b'{"v": 1, "d": [], "p": [[1]]}'))
+    assert "\n" not in str(e.value)

@@ -423,17 +423,27 @@ def test_images_without_an_sbom_are_skipped_and_a_corrupt_one_fails_only_itself(
     w = _world(ctx)
     good = w.image(1, _pkgs(("jinja2", "2.11.2")))
     bad = w.image(2, _pkgs(("jinja2", "2.11.2")))
+    legacy = w.image(4, _pkgs(("jinja2", "2.11.2")))  # stored before match rows existed
     with ctx.write() as s:
         missing = record_push(s, w.repository_id, _digest(3), platform="linux/amd64").id
         s.execute(
-            update(SbomRow).where(SbomRow.manifest_digest == _digest(2)).values(blob=b"garbage")
+            update(SbomRow)
+            .where(SbomRow.manifest_digest == _digest(2))
+            .values(blob=b"garbage", match_rows=b"garbage")
+        )
+        s.execute(
+            update(SbomRow).where(SbomRow.manifest_digest == _digest(4)).values(match_rows=None)
         )
         s.execute(update(Image).values(db_version="older"))
-    with pytest.raises(Exception, match=rf"1 of 4 images not re-matched; first: image {bad}: "):
-        handle_rematch(ctx, {"image_ids": [good, bad, missing, 999_999]})
+    with pytest.raises(
+        Exception, match=rf"1 of 5 images not re-matched; first: image {bad}: stored match rows"
+    ):
+        handle_rematch(ctx, {"image_ids": [good, bad, missing, legacy, 999_999]})
     with ctx.read() as s:
-        assert s.get(Image, good).db_version == ctx.vulndb.version()  # type: ignore[union-attr]
+        for ok in (good, legacy):
+            assert s.get(Image, ok).db_version == ctx.vulndb.version()  # type: ignore[union-attr]
         assert s.get(Image, bad).db_version == "older"  # type: ignore[union-attr]
+    assert _findings(ctx, legacy).keys() == _findings(ctx, good).keys() != set()
 
 
 def test_an_sbom_from_another_analyser_is_rematched_and_a_scan_queued(ctx: ServiceContext) -> None:
@@ -504,3 +514,103 @@ def test_memo_matcher_gives_scan_sbom_findings(bundled_vulndb: Path) -> None:
         assert memo.hits > memo.misses
         assert sum(len(memo.findings(s)) for s in sboms) > 10
     assert sbom_key(sboms[0]) == (_digest(1), "linux/amd64")
+
+
+def test_the_batched_write_equals_record_assessment_for_every_kind_of_change(
+    make_ctx: Callable[..., ServiceContext],
+) -> None:
+    """Two twin images get the same sequence of results, one through `record_assessment`,
+    one through the re-match's batched write: opened, resolved, reopened, re-rated, a
+    new fixed version and layer, exempted findings seen and not seen, health flips."""
+    from shoal.db.findings import ObservedFinding
+    from shoal.model.advisory import Rating
+    from shoal.service import rematch as rm
+
+    clock = ManualClock(START)
+    ctx = make_ctx(clock=clock)
+    w = _world(ctx)
+    pkgs = _pkgs(("jinja2", "2.11.2"))
+    twins = {"single": w.image(1, pkgs, assess=False), "batched": w.image(2, pkgs, assess=False)}
+
+    def obs(vuln: str, severity: Rating = Rating.HIGH, **kw: object) -> ObservedFinding:
+        base: dict[str, object] = {
+            "purl": f"pkg:pypi/p-{vuln.lower()}@1.0",
+            "package_name": f"p-{vuln.lower()}",
+            "package_version": "1.0",
+            "vulnerability_id": vuln,
+            "severity": severity,
+            "fixable": True,
+            "fixed_versions": ("1.1",),
+            "layer_diff_id": LAYER,
+        }
+        base.update(kw)
+        return ObservedFinding(**base)  # type: ignore[arg-type]
+
+    steps: list[list[ObservedFinding]] = [
+        [obs("CVE-1"), obs("CVE-2", Rating.LOW), obs("CVE-3")],  # first: n/a -> unhealthy
+        [obs("CVE-1"), obs("CVE-2", Rating.LOW), obs("CVE-3")],  # nothing changes
+        [obs("CVE-2", Rating.LOW), obs("CVE-3", Rating.CRITICAL, fixed_versions=("1.2",))],
+        [obs("CVE-2", Rating.LOW, layer_diff_id="sha256:" + "9" * 64)],  # -> healthy
+        [obs("CVE-1"), obs("CVE-2", Rating.LOW), obs("CVE-4", Rating.UNKNOWN, fixable=False)],
+        [],  # everything resolves (the exempted one stays exempted)
+    ]
+    version = ctx.vulndb.current().version
+    for n, observed in enumerate(steps):
+        clock.advance(timedelta(hours=1))
+        with ctx.write() as s:
+            img = s.get(Image, twins["single"])
+            assert img is not None
+            record_assessment(s, ctx, img, observed, db_version=version, trigger="reassess")
+        with ctx.read() as s:
+            sbom_row = s.scalars(select(SbomRow).where(SbomRow.manifest_digest == _digest(2))).one()
+        loaded = rm._Loaded(twins["batched"], sbom_row.id, b"", "", ctx.analyser_version, 1)
+        with ctx.write() as s:
+            stats = rm.RematchStats()
+            rm._write_chunk(
+                s, ctx, {twins["batched"]: rm._Result(loaded, list(observed))}, "reassess",
+                version, None, stats,
+            )  # fmt: skip
+        if n == 1:  # exempt CVE-2 on both (seen again later) and, at step 4, CVE-4
+            with ctx.write() as s:
+                for f in s.scalars(select(Finding).where(Finding.vulnerability_id == "CVE-2")):
+                    f.state = FindingState.EXEMPTED
+        if n == 4:
+            with ctx.write() as s:
+                for f in s.scalars(select(Finding).where(Finding.vulnerability_id == "CVE-4")):
+                    f.state = FindingState.EXEMPTED
+
+    def state(image_id: int) -> tuple[object, ...]:
+        with ctx.read() as s:
+            img = s.get(Image, image_id)
+            assert img is not None
+            rows = sorted(
+                tuple(r)
+                for r in s.execute(
+                    select(
+                        Finding.package_purl, Finding.vulnerability_id, Finding.severity,
+                        Finding.fixable, Finding.fixed_versions, Finding.layer_diff_id,
+                        Finding.state, Finding.first_seen, Finding.last_seen, Finding.resolved_at,
+                    ).where(Finding.image_id == image_id)
+                )
+            )  # fmt: skip
+            # finding ids differ between the twins, and events of one assessment are in
+            # finding id order: compare each assessment's events as a set
+            events = sorted(
+                (
+                    (e.created_at, e.type, {k: v for k, v in e.payload.items() if k != "digest"})
+                    for e in events_after(s, 0, 1000)
+                    if e.image_id == image_id
+                ),
+                key=lambda x: (x[0], x[1].value, sorted(x[2].items())),
+            )
+            return (img.last_scanned_at, img.db_version, img.analyser_version, rows, events)
+
+    single, batched = state(twins["single"]), state(twins["batched"])
+    assert single == batched
+    kinds = {e[1] for e in single[4]}  # type: ignore[union-attr]
+    assert kinds == set(EventType)
+    changed = [e[2] for e in single[4] if e[1] is EventType.ASSESSMENT_CHANGED]  # type: ignore[union-attr]
+    assert [(c["from"], c["to"]) for c in changed] == [
+        ("not_applicable", "unhealthy"), ("unhealthy", "healthy"), ("healthy", "unhealthy"),
+        ("unhealthy", "healthy"),
+    ]  # fmt: skip

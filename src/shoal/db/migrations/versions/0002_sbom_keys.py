@@ -1,5 +1,6 @@
 """SBOM lookup keys: `sbom_keys` (hashed (ecosystem, name) per stored SBOM) and
-`sboms.keys_version`, so a feed update finds the images it touches without decoding SBOMs.
+`sboms.keys_version`, so a feed update finds the images it touches without decoding SBOMs;
+`sboms.match_rows`, the compact form of what matching reads, so re-matching decodes less.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("sboms", sa.Column("keys_version", sa.Integer(), nullable=True))
+    op.add_column("sboms", sa.Column("match_rows", sa.LargeBinary(), nullable=True))
     op.create_table(
         "sbom_keys",
         sa.Column("sbom_id", sa.Integer(), nullable=False),
@@ -39,4 +41,5 @@ def downgrade() -> None:
     op.drop_table("sbom_keys")
     # SQLite cannot drop a column in place: batch mode copies the table
     with op.batch_alter_table("sboms") as batch:
+        batch.drop_column("match_rows")
         batch.drop_column("keys_version")
