@@ -8,14 +8,16 @@ registry (the real Distribution registry of the session), an image of real packa
 pushed there with skopeo, recorded as a webhook records a push, scanned by the scan job
 (findings, events, a stored SBOM), one finding exempted and a daily snapshot.
 
-Each operation gets a bounded number of examples per mode (`EXAMPLES`) with a fixed seed,
-so the run is quick and repeatable. Every 5xx (and every exception the app lets escape)
+Each operation gets a bounded number of examples per mode (`EXAMPLES`, 8; more with
+$SHOAL_SCHEMATHESIS_EXAMPLES for a longer hunt) with a fixed seed, so the run is quick and
+repeatable. Every 5xx (and every exception the app lets escape)
 is collected with its request and traceback and reported together at the end: one run
 shows all of them, not the first.
 """
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,7 @@ from tests.support.registry import Registry as RunningRegistry
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 8  # per operation and generation mode
+EXAMPLES = int(os.environ.get("SHOAL_SCHEMATHESIS_EXAMPLES", "8"))  # per operation and mode
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
