@@ -137,6 +137,8 @@ class InProcessQueue:
         self._wake.set()
 
     def start(self) -> None:
+        """Requeue what a previous run left running, then start the worker threads."""
+        self._stopping.clear()
         with self._ctx.write() as s:
             n = dbjobs.requeue_running(s)
         if n:
