@@ -31,6 +31,7 @@ from bench.build_image import EXTRA_DEBS, build  # noqa: E402
 from bench.findings_query import section as findings_section  # noqa: E402
 from bench.match import section as match_section  # noqa: E402
 from bench.push_to_findings import section as push_section  # noqa: E402
+from bench.rematch import section as rematch_section  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BIN = Path(sys.executable).parent
@@ -160,6 +161,7 @@ def write_results(
     lines.append("")
     lines += NOTES
     lines += match_section()
+    lines += rematch_section()
     lines += findings_section()
     lines += push_section()
     lines.append("")
