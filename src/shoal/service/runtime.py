@@ -232,6 +232,9 @@ class Runtime:
             raise ConfigError("Runtime.serve needs an app_factory (shoal.api.create_app)")
         svc = self.settings.service
         sock = bind_socket(svc.host, svc.port)
+        # port 0 took a free port: the settings say which, so URLs built from them (the
+        # registries' receiver URLs when public_url is unset) name the real one
+        svc.port = int(sock.getsockname()[1])
         try:
             ctx = self.start()
             app = self._app_factory(ctx)

@@ -38,6 +38,20 @@ def test_serve_starts_ready_and_stops_cleanly_on_sigint(
         assert "shoal_database_up 1.0" in metrics.text
         assert "shoal_vulndb_present 1.0" in metrics.text
         assert svc.client.get("/openapi.json").status_code == 200
+        # receiver URLs name the port it really listens on (started with --port 0)
+        sub = svc.client.post("/api/v1/subscriptions", json={"name": "team"})
+        assert sub.status_code == 201, sub.text
+        reg = svc.client.post(
+            "/api/v1/registries",
+            json={
+                "subscription_id": sub.json()["id"],
+                "name": "local",
+                "url": "http://127.0.0.1:5000",
+                "kind": "distribution",
+            },
+        )
+        assert reg.status_code == 201, reg.text
+        assert reg.json()["receiver_url"].startswith(svc.url + "/api/v1/webhooks/")
     # leaving the block sent SIGINT and checked the exit code was 0
     assert svc.proc.returncode == 0
     assert "shoal serve: stopped" in svc.stdout()

@@ -317,7 +317,9 @@ def test_serve_in_a_thread_answers_and_stops_on_request(
         t.join(60)
     assert not t.is_alive() and errors == []
     assert rt.ctx is None
-    assert urls[0].startswith("http://127.0.0.1:")
+    # the free port it took is in the settings (receiver URLs are built from them)
+    assert urls[0] == f"http://127.0.0.1:{rt.settings.service.port}"
+    assert rt.settings.service.port != 0
 
 
 def test_bind_socket_names_the_address_in_use() -> None:
