@@ -138,6 +138,8 @@ def test_unusable_urls_are_422(client: TestClient, sub_id: int) -> None:
         resp = client.post(BASE, json={"subscription_id": sub_id, "name": "x", "url": url})
         doc = problem(resp, 422, detail)
         assert doc["detail"].startswith("body.url: ")
+    odd = {"subscription_id": sub_id, "name": "a): b", "url": "http://registry.example.com"}
+    assert problem(client.post(BASE, json=odd), 422)["detail"].startswith("body.url: plain http")
     assert client.get(BASE).json()["items"] == []
 
 

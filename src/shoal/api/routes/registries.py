@@ -104,11 +104,13 @@ def get_registry(session: Session, registry_id: int) -> Registry:
 
 def _check_url(ctx: ServiceContext, name: str, url: str) -> str:
     url = url.strip().rstrip("/")
+    row = Registry(name=name, url=url)
     try:
-        registry_endpoint(Registry(name=name, url=url), ctx.settings.oci)
+        registry_endpoint(row, ctx.settings.oci)
     except RegistryAccessError as e:
-        # "registry None ('x'): ..." -> the part after the row's name
-        detail = str(e).split("): ", 1)[-1]
+        # the message starts by naming the row, which has no id yet: keep what follows
+        prefix = f"registry {row.id} ({row.name!r}): "
+        detail = str(e).removeprefix(prefix)
         raise Problem(422, "Invalid request", f"body.url: {detail}", type_="invalid-request") from e
     return url
 
