@@ -29,6 +29,7 @@ Two runs, each on a fresh service and registry:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -36,6 +37,7 @@ import json
 import math
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -43,6 +45,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -335,51 +338,87 @@ def job_seconds(svc: ServeProcess) -> float:
     return sums.get("sum", 0.0) / max(1.0, sums.get("count", 0.0))
 
 
+def _db_name(url: str | None) -> str:
+    return "PostgreSQL" if url and url.startswith("postgresql") else "SQLite"
+
+
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str | None]:
+    """A new, empty database on the PostgreSQL at 127.0.0.1:5432 (dropped afterwards);
+    None when there is no server to use."""
+    import psycopg
+
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    name = f"shoal_bench_push_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    except psycopg.OperationalError as e:
+        print(f"PostgreSQL at 127.0.0.1:5432 not usable, skipped: {e}", flush=True)
+        yield None
+        return
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
 def section(n: int = N_PUSHES, database_url: str | None = None) -> list[str]:
-    """The push-to-findings part of bench/RESULTS.md."""
+    """The push-to-findings part of bench/RESULTS.md: on the embedded SQLite and on a
+    scratch PostgreSQL database (or only on `database_url` when given)."""
     img = build()
-    runs = []
+    runs: list[tuple[str, Run]] = []
+    dbs = ["given"] if database_url else ["SQLite", "PostgreSQL"]
     with tempfile.TemporaryDirectory(prefix="shoal-bench-push-") as tmp:
-        for cache in (True, False):
-            sub = Path(tmp) / ("cache-on" if cache else "cache-off")
-            runs.append(measure(img, n, cache=cache, database_url=database_url, tmp=sub))
-    db = "PostgreSQL 127.0.0.1" if database_url else "embedded SQLite"
+        for db in dbs:
+            for cache in (True, False):
+                with contextlib.ExitStack() as stack:
+                    url = database_url if db == "given" else None
+                    if db == "PostgreSQL":  # a fresh database per run
+                        url = stack.enter_context(scratch_postgres())
+                        if url is None:
+                            break
+                    where = Path(tmp) / f"{db}-{'cache-on' if cache else 'cache-off'}"
+                    run = measure(img, n, cache=cache, database_url=url, tmp=where)
+                    runs.append((db if db != "given" else _db_name(database_url), run))
     lines = [
         "",
         "## Push to findings",
         "",
-        f"`python -m bench.push_to_findings`: `shoal serve` ({db}, 2 in-process workers) and "
-        "a local Distribution registry notifying it, on loopback. Image: "
+        "`python -m bench.push_to_findings`: `shoal serve` (2 in-process workers; embedded "
+        "SQLite, then PostgreSQL 127.0.0.1) and a local Distribution registry notifying it, "
+        "on loopback, a fresh service, database and registry per run. Image: "
         f"{img.size / 1e6:.0f} MB compressed, 3 layers: {img.packages} real Debian 12 "
         "packages installed on this machine (the base system, then Python 3.11 with pip, "
-        "libc6-dev, make, Perl, git, OpenSSL: their files and dpkg data) and a small top layer with real "
-        "Django 3.2 / urllib3 1.26.4 / PyYAML 5.3.1 metadata and a build id, new for each "
-        f"of the {n} pushes (a distinct digest each time). Time from the end of the "
-        "`skopeo copy` to the image's findings being returned by `GET /api/v1/findings"
-        "?image_id=...` (polled every 20 ms). Load average at the end "
+        "libc6-dev, make, Perl, git, OpenSSL: their files and dpkg data) and a small top "
+        "layer with real Django 3.2 / urllib3 1.26.4 / PyYAML 5.3.1 metadata and a build id, "
+        f"new for each of the {n} pushes of a run (a distinct digest each time). Time from "
+        "the end of the `skopeo copy` to the image's findings being returned by "
+        "`GET /api/v1/findings?image_id=...` (polled every 20 ms). Load average at the end "
         f"{os.getloadavg()[0]:.1f}.",
         "",
-        "| run | pushes | first push | p50 | p95 | max | target p95 | scan job, mean |",
-        "|---|---|---|---|---|---|---|---|",
+        "| database | run | pushes | first push | p50 | p95 | max | target p95 | scan job, mean |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in runs:
+    for db, r in runs:
         lines.append(
-            f"| {r.label} | {len(r.seconds)} | {r.seconds[0]:.2f} s | "
+            f"| {db} | {r.label} | {len(r.seconds)} | {r.seconds[0]:.2f} s | "
             f"{statistics.median(r.seconds):.2f} s | {pct(r.seconds, 0.95):.2f} s | "
             f"{max(r.seconds):.2f} s | <= 5 s | {r.job_seconds:.2f} s |"
         )
+    cold = runs[1][1]
     lines += [
         "",
-        f'Each image has {runs[0].findings} findings. "Scan job" is the service\'s own '
+        f'Each image has {runs[0][1].findings} findings. "Scan job" is the service\'s own '
         "`shoal_job_duration_seconds` for its scan jobs (registry reads, analysis, matching, "
         "the write); the rest is notification delivery, the webhook, queueing and the API "
-        "read. With the layer cache on, the first "
-        "push is the cold one (both big layers downloaded and analysed); later pushes "
-        "download and analyse only the new top layer. With it off, every push downloads and "
-        "analyses the whole image. The `skopeo copy` itself (not counted): "
-        f"{runs[1].push_seconds[0]:.2f} s for a first push (all {img.size / 1e6:.0f} MB "
-        f"uploaded), {statistics.median(runs[1].push_seconds):.2f} s median (the big "
-        "layers already in the registry).",
+        "read. With the layer cache on, the first push is the cold one (both big layers "
+        "downloaded and analysed); later pushes download and analyse only the new top layer. "
+        "With it off, every push downloads and analyses the whole image. The `skopeo copy` "
+        f"itself (not counted): {cold.push_seconds[0]:.2f} s for a first push (all "
+        f"{img.size / 1e6:.0f} MB uploaded), {statistics.median(cold.push_seconds):.2f} s "
+        "median (the big layers already in the registry).",
     ]
     return lines
 
