@@ -136,7 +136,8 @@ def test_authentication(
     client: TestClient, hook: dict[str, Any], ctx: ServiceContext, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="shoal.api.webhooks")
-    problem(deliver(client, hook, PUSH, secret=False), 401, "missing Authorization header")
+    missing = problem(deliver(client, hook, PUSH, secret=False), 401)
+    assert missing["detail"] == "registry webhook: missing Authorization header"
     problem(deliver(client, hook, PUSH, Authorization=""), 401, "missing Authorization")
     wrong = problem(deliver(client, hook, PUSH, secret="not-the-secret"), 401)
     resp = client.post("/api/v1/webhooks/999", content=PUSH, headers={"Authorization": "Bearer x"})

@@ -125,7 +125,7 @@ async def _read_body(request: Request, registry_id: int, limit: int) -> bytes:
 async def receive(registry_id: Id, request: Request, ctx: Ctx) -> WebhookAccepted:
     headers = request.headers
     try:
-        candidates = presented_secrets(headers, who="webhook")
+        candidates = presented_secrets(headers, who="registry")
     except TriggerAuthError as e:
         raise _reject(request, registry_id, 401, str(e), str(e)) from e
 
