@@ -4,6 +4,7 @@ count; times are clamped; a bad event keeps nothing of its delivery. SQLite and 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,3 +251,27 @@ def test_with_the_plan_off_images_are_inventoried_but_not_scanned(
         assert queue_unassessed(s, ctx, sub.id) == 2
         assert queue_unassessed(s, ctx, sub.id) == 0
     assert sorted(j.payload["trigger"] for j in jobs(ctx)) == ["plan", "plan"]
+
+
+def test_concurrent_deliveries_of_one_push_make_one_image_and_one_job(
+    ctx: ServiceContext, registry_id: int
+) -> None:
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait(10)
+            apply(ctx, registry_id, [push("team/app", D1), pull("team/app", D1)])
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(jobs(ctx)) == 1 and len(images(ctx)) == 1
+    with ctx.read() as s:
+        assert s.scalars(select(Repository.name)).all() == ["team/app"]
