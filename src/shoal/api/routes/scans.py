@@ -153,6 +153,9 @@ def create_scan(body: ScanCreate, ctx: Ctx, response: Response) -> ScanAccepted:
             job_ids = [submit_discovery(s, ctx, reg.id, body.repository, scan_all=True).job_id]
         jobs = [s.get(Job, j) for j in job_ids]
         out = [job_out(j) for j in jobs if j is not None]
+        if not out:  # the plan was switched off meanwhile: nothing was queued
+            _registry(s, body.registry_id)
+            raise Problem(409, "Conflict", "no scan was queued", type_="plan-disabled")
     status_url = out[0].status_url
     response.headers["Location"] = status_url
     return ScanAccepted(
