@@ -427,7 +427,11 @@ def test_an_image_not_pulled_for_31_days_is_left_out_of_reassessment_and_rematch
         )
         assert drain(ctx) == 0  # the same digest again: no second scan
         for image_id in ids.values():
-            assert api.image(image_id)["last_scanned_at"] is not None
+            img = api.image(image_id)
+            assert img["last_scanned_at"] is not None
+            # the scans' own manifest reads were reported as pulls too (they came before
+            # the marker): they are not use of the image
+            assert img["last_pulled_at"] is None
             assert NEW_CVE not in vulns(api.findings(image_id=image_id))
 
         # 31 days and an hour later, only `a` is pulled
@@ -441,10 +445,7 @@ def test_an_image_not_pulled_for_31_days_is_left_out_of_reassessment_and_rematch
             "the pull of a recorded",
             state=lambda: api.image(ids["a"]),
         )
-        b = api.image(ids["b"])
-        assert b["last_pulled_at"] is None or datetime.fromisoformat(
-            b["last_pulled_at"]
-        ) < now - timedelta(days=31)
+        assert api.image(ids["b"])["last_pulled_at"] is None
         blobs = blob_gets(reg)
 
         # the daily re-assessment: `a` is due; `b` is as old, but out of the window
