@@ -45,7 +45,7 @@ from tests.integration.service.e2e_support import (
     wait_for,
 )
 from tests.support.images import push
-from tests.support.registry import free_port
+from tests.support.registry import free_port, start_registry
 from tests.support.serve import ServeProcess, start_serve
 
 pytestmark = pytest.mark.integration
@@ -178,15 +178,15 @@ def submit_update(tmp_path: Path, database_url: str | None, vulndb: Path, from_p
         ctx.close()
 
 
-def skopeo_pull(ref: str, dest: Path) -> None:
+def skopeo(args: list[str]) -> None:
     res = subprocess.run(
-        ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"dir:{dest}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        ["skopeo", *args], capture_output=True, text=True, timeout=120, check=False
     )
     assert res.returncode == 0, res.stderr
+
+
+def skopeo_pull(ref: str, dest: Path) -> None:
+    skopeo(["copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"dir:{dest}"])
 
 
 def vulns(findings: list[dict[str, object]]) -> set[str]:
@@ -279,6 +279,66 @@ def test_push_pull_and_feed_update_through_the_running_service(
         for f in findings:
             assert after[f["id"]]["first_seen"] == f["first_seen"]
         assert set(after) == {f["id"] for f in findings} | {new[0]["id"]}
+
+        # the manifest deleted in the registry -> the image and its findings leave the API
+        skopeo(["delete", "--tls-verify=false", f"docker://{reg.host}/team/app@{digest}"])
+        wait_for(
+            lambda: not api.images(registry_id=link.registry_id, digest=digest),
+            "the image removed by the delete notification",
+        )
+        assert api.findings(registry_id=link.registry_id) == []
+        assert api.get(f"/assessments/registries/{link.registry_id}")["images"]["total"] == 0
+
+
+def test_a_registry_without_notifications_is_scanned_on_request(
+    tmp_path: Path,
+    database_url: str | None,
+    vulndb: Path,
+    service_port: int,
+    request: pytest.FixtureRequest,
+) -> None:
+    """No webhooks: `POST /api/v1/scans` for the registry polls it (catalog, tags) and
+    scans what it finds; for a reference, resolves and scans that image."""
+    reg = start_registry(tmp_path / "registry")
+    try:
+        digests = {}
+        for name in ("a", "b"):
+            layout = tmp_path / f"layout-{name}"
+            digests[name] = build_app_image(layout, "1", marker=f"{request.node.nodeid}/{name}")
+            push(layout, "1", f"{reg.host}/team/{name}:1")
+        with serve(tmp_path, database_url, vulndb, service_port) as svc:
+            api = ShoalApi(svc.client)
+            sub = api.create_subscription("team")
+            created = api.create_registry(sub["id"], "quiet", reg.url)
+            r = svc.client.post("/api/v1/scans", json={"registry_id": created["id"]})
+            assert r.status_code == 202, r.text
+            (job,) = r.json()["jobs"]
+            assert job["kind"] == "discover_registry"
+            wait_for(
+                lambda: api.get(f"/scans/{job['id']}")["state"] == "done",
+                "the discovery job done",
+                state=lambda: api.get(f"/scans/{job['id']}"),
+            )
+            for name, digest in digests.items():
+                image = api.wait_image(created["id"], f"team/{name}", digest)
+                assert image["tags"] == ["1"]
+                assert image["pushed_at"] is None  # found by a poll: pushed at an unknown time
+                api.wait_scanned(image["id"])
+                assert vulns(api.findings(image_id=image["id"])) >= SOME_EXPECTED
+
+            # a reference: resolved in the registry, the known image, no second scan
+            r = svc.client.post(
+                "/api/v1/scans",
+                json={"registry_id": created["id"], "repository": "team/a", "reference": "1"},
+            )
+            assert r.status_code == 202, r.text
+            accepted = r.json()
+            assert accepted["digest"] == digests["a"]
+            # the job of the scan already done (same image, analyser and data): none queued
+            assert [(j["kind"], j["state"]) for j in accepted["jobs"]] == [("scan_image", "done")]
+            assert len(api.scanned_events(accepted["image_id"])) == 1
+    finally:
+        reg.stop()
 
 
 def metric(svc: ServeProcess, name: str, **labels: str) -> float | None:
