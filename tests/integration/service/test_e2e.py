@@ -7,7 +7,9 @@ the vulnerability data of the real bundled feeds.
 The service starts with those feeds minus one real advisory (PYSEC-2023-192: urllib3
 < 1.26.17, CVE-2023-43804); the feed update puts it back, so the update brings a new
 finding to the image that has urllib3 1.26.4, and the test sees it arrive through the
-API with no blob read from the registry.
+API with no blob read from the registry. The update is queued as the service's scheduler
+queues one (`submit_feed_update`, in the service's database: the API has no route for it)
+and run by the running service's workers.
 
 Everything is observed through the REST API (and the registry's access log); no fixed
 sleeps, every wait polls with a deadline.
