@@ -122,9 +122,59 @@ def encode_match_rows(sbom: Sbom) -> bytes:
     return zstandard.ZstdCompressor(level=_LEVEL).compress(raw)
 
 
-def decode_match_rows(blob: bytes, *, max_bytes: int | None = None) -> list[Package]:
-    """The packages of `encode_match_rows` (without locations, licences, history line);
-    `StoredSbomError` (one line) when the blob does not decode."""
+# What matching and the purl read of a package: all but locations, layer, the layer's
+# history line and licences (`shoal.scan.memo` keys its memo by it).
+PackageIdentity = tuple[
+    str,  # name
+    str,  # version
+    PackageType,
+    str,  # cataloger
+    str | None,  # arch
+    str | None,  # source_name
+    str | None,  # source_version
+    str | None,  # namespace
+    tuple[tuple[str, str], ...],  # metadata
+    Distro | None,
+]
+
+
+def package_identity(p: Package) -> PackageIdentity:
+    return (
+        p.name,
+        p.version,
+        p.type,
+        p.cataloger,
+        p.arch,
+        p.source_name,
+        p.source_version,
+        p.namespace,
+        p.metadata,
+        p.distro,
+    )
+
+
+def package_from_identity(ident: PackageIdentity, layer: str | None) -> Package:
+    name, version, type_, cataloger, arch, src, src_version, namespace, metadata, distro = ident
+    return Package(
+        name=name,
+        version=version,
+        type=type_,
+        cataloger=cataloger,
+        arch=arch,
+        source_name=src,
+        source_version=src_version,
+        namespace=namespace,
+        metadata=metadata,
+        layer=layer,
+        distro=distro,
+    )
+
+
+def decode_match_identities(
+    blob: bytes, *, max_bytes: int | None = None
+) -> list[tuple[PackageIdentity, str | None]]:
+    """(identity, layer) of each package of `encode_match_rows`, in SBOM order, without
+    building `Package` objects; `StoredSbomError` (one line) when it does not decode."""
     limit = max_bytes if max_bytes is not None else Limits.model_validate({}).metadata_bytes
     try:
         raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob)).read(limit + 1)
@@ -142,25 +192,26 @@ def decode_match_rows(blob: bytes, *, max_bytes: int | None = None) -> list[Pack
             )
             for i, v, c, n, pn, il in doc["d"]
         ]
-        return [
-            Package(
-                name=name,
-                version=version,
-                type=PackageType(type_),
-                cataloger=cataloger,
-                arch=arch,
-                source_name=source_name,
-                source_version=source_version,
-                namespace=namespace,
-                metadata=tuple((k, v) for k, v in metadata),
-                layer=layer,
-                distro=distros[d] if d >= 0 else None,
-            )
-            for name, version, type_, cataloger, arch, source_name, source_version, namespace,
-            metadata, layer, d in doc["p"]
-        ]  # fmt: skip
+        types = {t.value: t for t in PackageType}
+        out: list[tuple[PackageIdentity, str | None]] = []
+        for name, version, type_, cataloger, arch, src, src_version, namespace, metadata, layer, d in doc["p"]:  # fmt: skip
+            meta = tuple((k, v) for k, v in metadata) if metadata else ()
+            ident = (name, version, types[type_], cataloger, arch, src, src_version, namespace,
+                     meta, distros[d] if d >= 0 else None)  # fmt: skip
+            if not isinstance(name, str) or not isinstance(version, str):
+                raise ValueError("package without a name or version")
+            out.append((ident, layer))
+        return out
     except (ValueError, KeyError, TypeError, IndexError, RecursionError) as e:
         raise StoredSbomError(f"stored match rows: {type(e).__name__}: {str(e)[:120]}") from e
+
+
+def decode_match_rows(blob: bytes, *, max_bytes: int | None = None) -> list[Package]:
+    """The packages of `encode_match_rows` (without locations, licences, history line)."""
+    return [
+        package_from_identity(i, layer)
+        for i, layer in decode_match_identities(blob, max_bytes=max_bytes)
+    ]
 
 
 def store_sbom(

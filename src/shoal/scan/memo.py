@@ -26,6 +26,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from shoal.db.sboms import PackageIdentity, package_from_identity, package_identity
 from shoal.match.engine import MatchEngine
 from shoal.model.finding import Finding
 from shoal.model.package import Package
@@ -36,27 +37,12 @@ from shoal.vulndb.protocol import VulnSource
 MAX_ENTRIES = 200_000  # distinct package groups remembered; cleared (not evicted) beyond
 
 T = TypeVar("T")
-Identity = tuple[Any, ...]
-GroupKey = tuple[Identity, ...]
+GroupKey = tuple[PackageIdentity, ...]
 # (index of the finding's package in its group, the finding, its conversion)
 _Entry = tuple[int, Finding, Any]
 
 
-def identity(p: Package) -> Identity:
-    """What matching and the purl read of a package: all but locations, layer, the
-    layer's history line and licences."""
-    return (
-        p.name,
-        p.version,
-        p.type,
-        p.cataloger,
-        p.arch,
-        p.source_name,
-        p.source_version,
-        p.namespace,
-        p.metadata,
-        p.distro,
-    )
+identity = package_identity
 
 
 def _sort_key(f: Finding) -> tuple[str, str, str, str]:
@@ -95,16 +81,7 @@ class MemoMatcher(Generic[T]):
         self.hits += len(keys) - len(missed)
         self.misses += len(missed)
         if missed:
-            fresh = self._match([p for pkgs in missed.values() for p in pkgs])
-            if len(memo) + len(missed) > MAX_ENTRIES:
-                memo.clear()
-            convert = self._convert
-            for k, pkgs in missed.items():
-                entries: list[_Entry] = []
-                for f in fresh.get(pkgs[0].key, ()):
-                    index = next(i for i, p in enumerate(pkgs) if p is f.package)
-                    entries.append((index, f, convert(f) if convert is not None else None))
-                memo[k] = tuple(entries)
+            self._remember(list(missed.items()))
             parts = [memo[k] if got is None else got for k, got in zip(keys, parts, strict=True)]
         return [(pkgs, got) for pkgs, got in zip(pkgs_list, parts, strict=True) if got]
 
@@ -137,6 +114,65 @@ class MemoMatcher(Generic[T]):
                 )
         found.sort(key=lambda x: x[0])
         return [(p, c) for _, p, c in found]
+
+    def converted_identities(
+        self, rows: Sequence[tuple[PackageIdentity, str | None]]
+    ) -> list[tuple[str | None, T]]:
+        """`converted` for packages given as (identity, layer) rows (stored match rows):
+        (the layer of the package a finding is about, the conversion), in `findings`
+        order. A `Package` is built only for identities not matched before."""
+        if self._convert is None:
+            raise ValueError("MemoMatcher.converted_identities needs a convert function")
+        groups: dict[tuple[str, str, str, str], list[tuple[PackageIdentity, str | None]]] = {}
+        for row in rows:
+            ident = row[0]
+            # Package.key: type, namespace, name, version
+            groups.setdefault((ident[2].value, ident[7] or "", ident[0], ident[1]), []).append(row)
+        memo = self._memo
+        found: list[tuple[tuple[str, str, str, str], str | None, T]] = []
+        missed: list[list[tuple[PackageIdentity, str | None]]] = []
+        hits: list[tuple[list[tuple[PackageIdentity, str | None]], tuple[_Entry, ...]]] = []
+        for members in groups.values():
+            key = tuple(m[0] for m in members)
+            got = memo.get(key)
+            if got is None:
+                missed.append(members)
+            else:
+                hits.append((members, got))
+        self.hits += len(hits)
+        self.misses += len(missed)
+        if missed:
+            todo = [
+                (tuple(i for i, _ in ms), [package_from_identity(i, layer) for i, layer in ms])
+                for ms in missed
+            ]
+            for ms, (_, got) in zip(missed, self._remember(todo), strict=True):
+                hits.append((ms, got))
+        for members, entries in hits:
+            for index, f, conv in entries:
+                ident, layer = members[index]
+                found.append(((ident[2].value, ident[0], ident[1], f.vulnerability), layer, conv))
+        found.sort(key=lambda x: x[0])
+        return [(layer, c) for _, layer, c in found]
+
+    def _remember(
+        self, missed: list[tuple[GroupKey, list[Package]]]
+    ) -> list[tuple[list[Package], tuple[_Entry, ...]]]:
+        """Match the groups in `missed` (one engine run) and remember their findings."""
+        fresh = self._match([p for _, pkgs in missed for p in pkgs])
+        memo = self._memo
+        if len(memo) + len(missed) > MAX_ENTRIES:
+            memo.clear()
+        convert = self._convert
+        out = []
+        for k, pkgs in missed:
+            entries: list[_Entry] = []
+            for f in fresh.get(pkgs[0].key, ()):
+                index = next(i for i, p in enumerate(pkgs) if p is f.package)
+                entries.append((index, f, convert(f) if convert is not None else None))
+            memo[k] = tuple(entries)
+            out.append((pkgs, memo[k]))
+        return out
 
     def _match(
         self, packages: list[Package]

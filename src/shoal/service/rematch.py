@@ -25,8 +25,8 @@ version made is re-matched and a scan queued too, which brings a fresh SBOM.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, insert, null, or_, select, update
+from sqlalchemy import Text, case, cast, insert, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from shoal.db.dialect import dialect_name
@@ -46,15 +46,16 @@ from shoal.db.models import Finding, Image, Registry, Repository, SbomKey, Subsc
 from shoal.db.models import Sbom as SbomRow
 from shoal.db.sboms import (
     ENCODING,
-    decode_match_rows,
+    decode_match_identities,
     decode_sbom,
     index_sbom_keys,
     match_key_hash,
+    package_from_identity,
+    package_identity,
 )
 from shoal.db.types import EventType, FindingState, JobKind
 from shoal.match.engine import keys_version, lookup_keys
 from shoal.model.advisory import Rating
-from shoal.model.package import Package
 from shoal.model.sbom import Sbom
 from shoal.scan.memo import MemoMatcher
 from shoal.service.assess import Health, ImageScope, is_unhealthy
@@ -447,9 +448,9 @@ def _rematch_chunk(
             if item.encoding != ENCODING:
                 raise ValueError(f"unknown SBOM encoding {item.encoding[:40]!r}")
             if item.match_rows is not None:
-                packages: Sequence[Package] = decode_match_rows(item.match_rows)
+                rows = decode_match_identities(item.match_rows)
             elif item.blob is not None:  # stored before match rows existed
-                packages = decode_sbom(item.blob).packages
+                rows = [(package_identity(p), p.layer) for p in decode_sbom(item.blob).packages]
             else:
                 raise ValueError("stored SBOM has no content")
         except Exception as e:  # StoredSbomError: one image's corrupt blob stops no other
@@ -459,17 +460,20 @@ def _rematch_chunk(
             stats.decode_s += time.perf_counter() - t0
         t0 = time.perf_counter()
         observed = []
-        for pkg, o in memo.converted(packages):
+        for layer, o in memo.converted_identities(rows):
             # the memo's row data may come from another image's copy of the package:
             # everything but the layer is the same by construction
             observed.append(
                 o
-                if o.layer_diff_id == pkg.layer
-                else dataclasses.replace(o, layer_diff_id=pkg.layer)
-            )
+                if o.layer_diff_id == layer
+                else ObservedFinding(
+                    o.purl, o.package_name, o.package_version, o.vulnerability_id,
+                    o.severity, o.fixable, o.fixed_versions, layer,
+                )
+            )  # fmt: skip
         res = _Result(item, observed)
         if item.keys_version != kv:
-            res.keys = lookup_keys(packages)
+            res.keys = lookup_keys(package_from_identity(i, layer) for i, layer in rows)
         results[item.image_id] = res
         stats.match_s += time.perf_counter() - t0
     if not results:
@@ -516,6 +520,9 @@ def _write_chunk(
     images = {im.id: im for im in s.scalars(select(Image).where(Image.id.in_(ids)))}
     scopes = _scopes(s, {im.repository_id for im in images.values()})
     stored: dict[int, dict[str, _StoredRow]] = {i: {} for i in ids}
+    # fixed_versions as stored text, each distinct text decoded once: a few distinct
+    # values over thousands of rows, and JSON decoding per row is most of this read
+    texts: dict[str | None, list[str]] = {None: []}
     for row in s.execute(
         select(
             Finding.image_id,
@@ -523,11 +530,14 @@ def _write_chunk(
             Finding.state,
             Finding.severity,
             Finding.fixable,
-            Finding.fixed_versions,
+            cast(Finding.fixed_versions, Text),
             Finding.layer_diff_id,
         ).where(Finding.image_id.in_(ids))
     ):
-        stored[row[0]][row[1]] = (row[2], row[3], row[4], list(row[5] or ()), row[6])
+        fixed = texts.get(row[5])
+        if fixed is None:
+            fixed = texts[row[5]] = list(json.loads(row[5]) or ())
+        stored[row[0]][row[1]] = (row[2], row[3], row[4], fixed, row[6])
 
     w = _Writes()
     indexed: set[int] = set()
