@@ -9,6 +9,7 @@ keys `match_keys` derives, as the scan job stores them.
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -614,3 +615,33 @@ def test_the_batched_write_equals_record_assessment_for_every_kind_of_change(
         ("not_applicable", "unhealthy"), ("unhealthy", "healthy"), ("healthy", "unhealthy"),
         ("unhealthy", "healthy"),
     ]  # fmt: skip
+
+
+def test_memo_matcher_on_stored_identities_gives_the_scan_rows(bundled_vulndb: Path) -> None:
+    """What the re-match reads (identities and layers from the stored match rows) gives
+    the row data of `scan_sbom`'s findings, the layer each image's own."""
+    from shoal.db.sboms import decode_match_identities, encode_match_rows
+
+    sboms = [
+        _sbom(_digest(n), tuple(dataclasses.replace(p, layer=f"sha256:{n:064x}") for p in pkgs))
+        for n, pkgs in enumerate(
+            [
+                _pkgs(("jinja2", "2.11.2"), ("urllib3", "1.26.4")),
+                _pkgs(("jinja2", "2.11.2"), ("pyyaml", "5.3")),
+                _pkgs(("urllib3", "1.26.4"), ("django", "3.2")),
+            ]
+            * 2,
+            start=1,
+        )
+    ]
+    with VulnDB.open(bundled_vulndb) as db:
+        memo = MemoMatcher(db, from_scan_finding)
+        for sbom in sboms:
+            rows = decode_match_identities(encode_match_rows(sbom))
+            got = [
+                dataclasses.replace(o, layer_diff_id=layer)
+                for layer, o in memo.converted_identities(rows)
+            ]
+            want = [from_scan_finding(f) for f in scan_sbom(sbom, db).findings]
+            assert got == want and want
+        assert memo.hits > memo.misses
