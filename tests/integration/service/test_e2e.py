@@ -18,7 +18,9 @@ sleeps, every wait polls with a deadline.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
+import signal
 import subprocess
 import threading
 import zipfile
@@ -48,7 +50,7 @@ from tests.integration.service.e2e_support import (
 )
 from tests.support.images import push
 from tests.support.registry import free_port, start_registry
-from tests.support.serve import ServeProcess, start_serve
+from tests.support.serve import ServeProcess, start_serve, start_worker
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +66,7 @@ SOME_EXPECTED = {
     "CVE-2020-14343",  # PyYAML
 }
 BACKENDS = ["sqlite", "postgresql"]
+BROKER = "redis://127.0.0.1:6379/11"
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -538,3 +541,43 @@ def test_an_image_not_pulled_for_31_days_is_left_out_of_reassessment_and_rematch
 def iso(at: datetime) -> str:
     """A time as the API writes it."""
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_push_to_findings_with_the_jobs_on_a_celery_worker(
+    tmp_path: Path,
+    database_url: str | None,
+    vulndb: Path,
+    service_port: int,
+    linked: list[LinkedRegistry],
+    request: pytest.FixtureRequest,
+) -> None:
+    """`shoal serve --queue celery` and a separate `shoal worker` (real Redis): the push
+    is received by the service and scanned by the worker; the API shows the findings."""
+    queue = f"shoal-e2e-{secrets.token_hex(6)}"
+    celery = ["--queue", "celery", "--broker-url", BROKER, "--queue-name", queue]
+    data = tmp_path / "svc"
+    svc = start_serve(
+        data, database_url=database_url, vulndb=vulndb, port=service_port, args=celery
+    )
+    with svc:
+        svc.wait_ready()  # the database is migrated and the credentials key written
+        worker = start_worker(
+            data, database_url=database_url, vulndb=vulndb, broker_url=BROKER, queue_name=queue
+        )
+        try:
+            api = ShoalApi(svc.client)
+            sub = api.create_subscription("team")
+            link = connect_registry(api, sub["id"], tmp_path / "registry")
+            linked.append(link)
+            layout = tmp_path / "layout"
+            digest = build_app_image(layout, "v1", marker=request.node.nodeid)
+            push(layout, "v1", f"{link.registry.host}/team/app:v1")
+            image = api.wait_image(link.registry_id, "team/app", digest)
+            api.wait_scanned(image["id"], timeout=90)
+            assert vulns(api.findings(image_id=image["id"])) >= SOME_EXPECTED
+            assert len(api.scanned_events(image["id"])) == 1
+        finally:
+            assert worker.stop(signal.SIGTERM) == 0, worker.log_text()[-4000:]
+    # the worker ran the scan: the service itself runs no job with --queue celery
+    assert "Task shoal.run_job[" in worker.log_text() and "succeeded" in worker.log_text()
+    assert blob_gets(link.registry) == 3
