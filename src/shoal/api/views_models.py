@@ -51,7 +51,10 @@ class PackageRef(BaseModel):
 
 
 class FindingOut(BaseModel):
-    id: str = Field(description="stable: derived from image digest, package purl, vulnerability id")
+    id: str = Field(
+        description="stable across re-scans: derived from the image digest, package purl and "
+        "vulnerability id (and the image row's repository and platform)"
+    )
     vulnerability_id: str = Field(examples=["CVE-2024-0727"])
     severity: Rating
     fixable: bool
