@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -75,5 +76,13 @@ def test_worker_threads_wake_on_commit_and_a_restart_requeues_running_jobs(
         live.queue.submit(s, JobKind.SCAN_IMAGE, "new", {"n": 8})
     assert done.wait(30)
     assert sorted(p["n"] for p in seen) == [7, 8]
-    with live.read() as s:
-        assert s.get(Job, job_id).state is JobState.DONE  # type: ignore[union-attr]
+    # the handler returned; the worker records DONE in its own transaction just after
+    deadline = time.monotonic() + 30
+    state = None
+    while time.monotonic() < deadline:
+        with live.read() as s:
+            state = s.get(Job, job_id).state  # type: ignore[union-attr]
+        if state is JobState.DONE:
+            break
+        time.sleep(0.02)
+    assert state is JobState.DONE
