@@ -384,7 +384,8 @@ def section(n: int = N_IMAGES) -> list[str]:
     lines += [
         "",
         "decode, match and write are summed over the jobs (two worker threads, so they can "
-        "add up to more than the wall time); decode: zstd + JSON to `Sbom`; match: "
+        "add up to more than the wall time); decode: the stored match rows (zstd, compact "
+        "JSON) to package identities; match: "
         "`MemoMatcher` (each distinct package matched once per DB version) and conversion "
         "to rows; write: finding sync, image stamps, events, SBOM keys. Setup (storing and "
         f"first assessment) took {r0.setup_s:.0f} s on SQLite.",
