@@ -246,7 +246,7 @@ class RematchStats:
 
     images: int = 0  # asked for
     rematched: int = 0
-    unchanged: int = 0  # of rematched: findings exactly as stored (the batched path)
+    unchanged: int = 0  # of rematched: no finding opened or resolved
     skipped_current: int = 0  # already assessed with this data (or since due)
     skipped_unscanned: int = 0  # no stored SBOM
     gone: int = 0  # deleted meanwhile
@@ -258,12 +258,6 @@ class RematchStats:
     match_s: float = 0.0
     write_s: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-    def add(self, other: RematchStats) -> None:
-        for name in self.__dataclass_fields__:
-            if name != "errors":
-                setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors += other.errors
 
 
 def _payload(payload: dict[str, Any]) -> tuple[list[int], str, datetime | None]:
