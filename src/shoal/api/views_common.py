@@ -66,6 +66,8 @@ def finding_out(r: FindingRow) -> FindingOut:
         last_seen=r.last_seen,
         resolved_at=r.resolved_at,
         image=image_ref(r.image),
+        exemption_reason=r.exemption_reason,
+        exempted_at=r.exempted_at,
     )
 
 

@@ -66,6 +66,10 @@ class FindingOut(BaseModel):
     last_seen: datetime
     resolved_at: datetime | None
     image: ImageRef
+    exemption_reason: str | None = Field(
+        None, description="why the finding was exempted (kept after the exemption is lifted)"
+    )
+    exempted_at: datetime | None = None
 
 
 class ExemptionIn(BaseModel):

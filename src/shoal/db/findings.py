@@ -161,17 +161,30 @@ def sync_findings(
     return FindingChanges(tuple(sorted(opened)), tuple(sorted(resolved)), still)
 
 
-def set_exempted(session: Session, finding_id: str, exempted: bool) -> bool:
-    """Exempt an open finding, or return an exempted one to open; False if no such row."""
+def set_exempted(
+    session: Session,
+    finding_id: str,
+    exempted: bool,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Exempt an open finding (with why and when), or return an exempted one to open;
+    False if no row is in the state the change starts from. Lifting keeps the reason of
+    the last exemption on the row, for the record."""
     frm, to = (
         (FindingState.OPEN, FindingState.EXEMPTED)
         if exempted
         else (FindingState.EXEMPTED, FindingState.OPEN)
     )
+    values: dict[str, object] = {"state": to}
+    if exempted:
+        values["exemption_reason"] = reason
+        values["exempted_at"] = now or datetime.now(UTC)
     result = session.execute(
         update(Finding)
         .where(Finding.id == finding_id, Finding.state == frm)
-        .values(state=to)
+        .values(**values)
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0) > 0

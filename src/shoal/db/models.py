@@ -211,9 +211,21 @@ class Finding(Base):
 
     __tablename__ = "findings"
     __table_args__ = (
-        Index("ix_findings_state_severity", "state", "severity"),
+        # measured with bench/findings_query.py at 1,000,000 findings on PostgreSQL:
+        # each serves a filter or sort of the findings view that otherwise scans the table
+        Index(
+            "ix_findings_image_state_severity",
+            "image_id",
+            "state",
+            "severity",
+            "fixable",
+            "first_seen",
+            "id",
+        ),
+        Index("ix_findings_state_severity_first_seen", "state", "severity", "first_seen", "id"),
+        Index("ix_findings_package_name_first_seen", "package_name", "first_seen", "id"),
+        Index("ix_findings_package_purl", "package_purl"),
         Index("ix_findings_vulnerability_id", "vulnerability_id"),
-        Index("ix_findings_image_id", "image_id"),
         Index("ix_findings_first_seen_id", "first_seen", "id"),
     )
 
@@ -231,6 +243,9 @@ class Finding(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # who decided a finding does not apply says why; kept when the exemption is lifted
+    exemption_reason: Mapped[str | None] = mapped_column(Text)
+    exempted_at: Mapped[datetime | None]
 
 
 class Event(Base):

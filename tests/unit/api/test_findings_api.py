@@ -88,6 +88,8 @@ def test_item_shape(api: TestClient, world: World) -> None:
             "subscription_id": world.subs["beta"],
             "last_scanned_at": "2026-11-02T12:30:00Z",
         },
+        "exemption_reason": None,
+        "exempted_at": None,
     }
     assert api.get(f"/api/v1/findings/{f['id']}").json() == f
 
@@ -142,12 +144,16 @@ def test_exemption_round_trip(api: TestClient, vctx: ServiceContext, world: Worl
     r = api.post(url, json={"reason": "mitigated by the WAF"})
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "exempted"
-    assert api.get(f"/api/v1/findings/{fid}").json()["state"] == "exempted"
+    got = api.get(f"/api/v1/findings/{fid}").json()
+    assert got["state"] == "exempted"
+    assert got["exemption_reason"] == "mitigated by the WAF"
+    assert got["exempted_at"] is not None
     assert fid not in {f["id"] for f in all_pages(api, {})}
     again = api.post(url, json={"reason": "again"})
     assert (again.status_code, again.json()["type"]) == (409, "https://shoal.dev/problems/conflict")
     r = api.delete(url)
     assert (r.status_code, r.json()["state"]) == (200, "open")
+    assert r.json()["exemption_reason"] == "mitigated by the WAF"  # kept for the record
     assert api.delete(url).status_code == 409
 
 

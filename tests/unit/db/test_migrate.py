@@ -12,7 +12,7 @@ from shoal.db.errors import DbError, MigrationError
 from shoal.db.models import Base
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0002"  # the newest migration
+HEAD = "0003"  # the newest migration
 
 
 def _tables(url: str) -> set[str]:

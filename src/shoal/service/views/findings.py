@@ -91,6 +91,8 @@ class FindingRow:
     last_seen: datetime
     resolved_at: datetime | None
     image: ImageContext
+    exemption_reason: str | None = None
+    exempted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +270,8 @@ def to_row(f: Finding, image: ImageContext) -> FindingRow:
         last_seen=f.last_seen,
         resolved_at=f.resolved_at,
         image=image,
+        exemption_reason=f.exemption_reason,
+        exempted_at=f.exempted_at,
     )
 
 
@@ -294,8 +298,8 @@ def set_exemption(
     now: datetime,
 ) -> FindingRow:
     """Exempt an open finding (or lift an exemption). When that flips the image's health
-    an `assessment_changed` event records it with the reason; the finding itself keeps
-    no reason (the schema has no column for one). Conflict when the finding is not in
+    an `assessment_changed` event records it with the reason; the finding keeps the
+    reason and time of its exemption. Conflict when the finding is not in
     the state the change starts from."""
     check_finding_id(finding_id)
     reason = reason.strip()
@@ -310,7 +314,7 @@ def set_exemption(
     assert image is not None  # foreign key
     scope = image_scope(session, image)
     before = image_health(session, image, scope.threshold)
-    if not set_exempted(session, finding_id, exempted):
+    if not set_exempted(session, finding_id, exempted, reason=reason or None, now=now):
         want = "open" if exempted else "exempted"
         raise Conflict(f"finding {finding_id} is {f.state.value}, not {want}")
     session.flush()
