@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from shoal.api.views_models import SeverityCounts
 from shoal.db.types import JobKind, JobState, RegistryKind
 
 _EXAMPLE_DIGEST = "sha256:bd35deb41376e513cfe2b307f6b7992147ac07f7eeb68ecb40e2e11e436be9d7"
@@ -184,15 +185,6 @@ class OsOut(BaseModel):
     id: str = Field(examples=["debian"])
     version_id: str | None = Field(None, examples=["12"])
     pretty_name: str | None = Field(None, examples=["Debian GNU/Linux 12 (bookworm)"])
-
-
-class SeverityCounts(BaseModel):
-    critical: int = 0
-    high: int = 0
-    medium: int = 0
-    low: int = 0
-    negligible: int = 0
-    unknown: int = 0
 
 
 class ImageOut(BaseModel):

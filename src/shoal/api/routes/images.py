@@ -26,12 +26,12 @@ from shoal.api.models_inventory import (
     ImageDetail,
     ImageOut,
     OsOut,
-    SeverityCounts,
     problems,
 )
 from shoal.api.pagination import CursorParam, Limit, Page, decode_cursor, next_cursor
 from shoal.api.problems import not_found
 from shoal.api.security import Permission, authorize
+from shoal.api.views_models import SeverityCounts
 from shoal.db.errors import DbError
 from shoal.db.models import Finding, Image, ImageTag, Repository
 from shoal.db.sboms import load_sbom
