@@ -10,7 +10,10 @@ Sorts:
 - `first_seen` (default): newest first, ties by id; the `(first_seen, id)` index serves it.
 - `severity`: critical first, then high ... negligible, unknown (`Rating.rank` order),
   newest first within a severity. Each severity is its own keyset range over the
-  `(state, severity)` index, walked in order until the page is full.
+  `(state, severity, first_seen, id)` index, walked in order until the page is full.
+
+A page is one statement (its keys in a subquery, joined to their rows), read as plain
+rows; on PostgreSQL with plans made for the query's values (`_custom_plans`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, String, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from shoal.db.events import append_event
@@ -187,20 +190,14 @@ def list_findings(
     q.check()
     cur.check_limit(limit)
     conds = conditions(q)
-    newest_first = (Finding.first_seen.desc(), Finding.id.desc())
-    # The page's keys first (id, first_seen, severity: an index can answer that alone),
-    # then its rows by primary key: sorting narrow keys is cheaper than sorting rows.
-    keys = select(Finding.id, Finding.first_seen, Finding.severity)
-    found: list[tuple[str, datetime, Rating]] = []
+    _custom_plans(session)
+    found: list[Row[Any]] = []
     if q.sort is FindingSort.FIRST_SEEN:
         if cursor is not None:
             seen_s, fid = cur.decode(_kind(q.sort), cursor, (str, str))
             seen = cur.decode_time(str(seen_s))
             conds.append(_before(seen, str(fid)))
-        found = [
-            (r[0], r[1], r[2])
-            for r in session.execute(keys.where(*conds).order_by(*newest_first).limit(limit + 1))
-        ]
+        found = list(session.execute(_page(conds, limit + 1)))
     else:
         wanted = [s for s in SEVERITY_ORDER if not q.severities or s in q.severities]
         start = 0
@@ -218,43 +215,58 @@ def list_findings(
             extra = [Finding.severity == sev]
             if after is not None and i == start:
                 extra.append(after)
-            need = limit + 1 - len(found)
-            found += [
-                (r[0], r[1], r[2])
-                for r in session.execute(
-                    keys.where(*conds, *extra).order_by(*newest_first).limit(need)
-                )
-            ]
+            found += session.execute(_page([*conds, *extra], limit + 1 - len(found)))
             if len(found) > limit:
                 break
     more = len(found) > limit
     found = found[:limit]
-    by_id = (
-        {
-            f.id: f
-            for f in session.scalars(select(Finding).where(Finding.id.in_([k[0] for k in found])))
-        }
-        if found
-        else {}
-    )
-    rows = [by_id[k[0]] for k in found if k[0] in by_id]
-    items = _rows(session, rows)
+    ctxs = image_contexts(session, (r.image_id for r in found))
+    items = [to_row(r, ctxs[r.image_id]) for r in found]
     nxt = None
     if more:
-        last_id, last_seen, last_sev = found[-1]
+        last = found[-1]
         if q.sort is FindingSort.FIRST_SEEN:
-            nxt = cur.encode(_kind(q.sort), cur.encode_time(last_seen), last_id)
+            nxt = cur.encode(_kind(q.sort), cur.encode_time(last.first_seen), last.id)
         else:
-            nxt = cur.encode(_kind(q.sort), last_sev.value, cur.encode_time(last_seen), last_id)
+            nxt = cur.encode(
+                _kind(q.sort), last.severity.value, cur.encode_time(last.first_seen), last.id
+            )
     return FindingPage(items, nxt)
 
 
-def _rows(session: Session, rows: Sequence[Finding]) -> list[FindingRow]:
-    ctxs = image_contexts(session, (r.image_id for r in rows))
-    return [to_row(r, ctxs[r.image_id]) for r in rows]
+def _custom_plans(session: Session) -> None:
+    """On PostgreSQL, plan this transaction's statements for their parameters.
+
+    psycopg prepares a statement run five times; PostgreSQL then may switch to one
+    generic plan, which estimates `vulnerability_id = $1` or `package_name = $1` from
+    the average value: at 1,000,000 findings that plan reads all 92,000 rows of a
+    popular vulnerability and sorts them (130 ms) where the plan for the value walks
+    the newest-first index for a page (1.5 ms)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-def to_row(f: Finding, image: ImageContext) -> FindingRow:
+def _page(conds: Sequence[ColumnElement[bool]], n: int) -> Select[Any]:
+    """The first `n` findings (whole rows, newest first) that meet `conds`, in one
+    statement: the page's keys first in a subquery (an index can answer that alone, and
+    sorting narrow keys is cheaper than sorting rows), then their rows by primary key.
+    Plain rows, not ORM objects: a page of 100 is read in about half the time."""
+    keys = (
+        select(Finding.id, Finding.first_seen)
+        .where(*conds)
+        .order_by(Finding.first_seen.desc(), Finding.id.desc())
+        .limit(n)
+        .subquery("page_keys")
+    )
+    return (
+        select(*Finding.__table__.c)
+        .join(keys, keys.c.id == Finding.id)
+        .order_by(keys.c.first_seen.desc(), keys.c.id.desc())
+    )
+
+
+def to_row(f: Finding | Row[Any], image: ImageContext) -> FindingRow:
+    """A finding (the ORM object, or a row of the findings table's columns) as a row."""
     return FindingRow(
         id=f.id,
         package_name=f.package_name,
