@@ -1,6 +1,7 @@
 """Benchmark: the findings query (filtered, paged) at 1,000,000 findings on PostgreSQL.
 
-    .venv/bin/python -m bench.findings_query [N_FINDINGS] [--try-indexes]   (also `make bench`)
+    .venv/bin/python -m bench.findings_query [N_FINDINGS] [--no-compare] [--keep]
+    (`make bench` runs it as `bench.findings_query.section()`: 1,000,000, side by side)
 
 A scratch database (`shoal_bench_findings_<random>`, on the server at 127.0.0.1:5432) is
 created, migrated with the service's own migrations, filled and dropped at the end.
@@ -18,12 +19,18 @@ Timed: `shoal.service.views.findings.list_findings` in a read session, as the AP
 calls it (open a read transaction, query a page of 100, fetch the page's image context),
 for a set of typical filter mixes, first pages and deep pages (cursors at row 100,000
 and 500,000 of the default order, and deep in the severity order). Each mix runs 30
-times after 3 warm-ups; p50/p95 per mix and over all queries. Then the same through the
-HTTP route once per mix (FastAPI TestClient: routing, validation, JSON), for the API's
-overhead. `--try-indexes` (what `make bench` runs) also copies the loaded database
-(CREATE DATABASE ... TEMPLATE), creates the candidate indexes in the copy by hand (the
-schema is not changed here) and queries both copies in turn, run by run, so that the
-comparison sees the same machine load; then each candidate alone on the copy.
+times after 3 warm-ups; p50/p95 per mix and over all queries.
+
+Side by side (the default): the loaded database is copied (CREATE DATABASE ... TEMPLATE)
+and the copy's findings indexes are put back to what migration 0002 left (the indexes
+migration 0003 added dropped, the ones it dropped recreated; the set is read from a
+scratch database migrated to 0002, so it follows the migrations). Both copies are
+queried in turn, run by run, so that "before 0003" and "schema now" see the same
+machine load. `--no-compare` measures the schema as migrated only.
+
+Then the same through the HTTP route once per mix (FastAPI TestClient: routing,
+validation, JSON), for the API's overhead. `--keep` leaves the databases in place (their
+names are printed) for EXPLAIN; drop them by hand afterwards.
 """
 
 from __future__ import annotations
@@ -68,13 +75,7 @@ SEVERITY_MIX = [
     (Rating.NEGLIGIBLE, 5),
     (Rating.UNKNOWN, 5),
 ]
-# name, columns: the indexes `--try-indexes` measures (none is in the schema)
-CANDIDATE_INDEXES = [
-    ("ix_findings_package_name_first_seen", "(package_name, first_seen, id)"),
-    ("ix_findings_package_purl", "(package_purl)"),
-    ("ix_findings_state_severity_first_seen", "(state, severity, first_seen, id)"),
-    ("ix_findings_image_state_severity", "(image_id, state, severity, fixable, first_seen, id)"),
-]
+BEFORE = "0002"  # the revision "before 0003" puts the findings indexes back to
 
 
 @dataclass
@@ -118,7 +119,7 @@ def load(dsn: str, n_findings: int, rnd: random.Random) -> Fleet:
             "id, name, plan_enabled, settings, created_at",
             [f"{s + 1}\tbench-{s}\tt\t{{}}\t{created}\n" for s in range(SUBS)],
         )
-        regs = []
+        regs: list[str] = []
         for s in range(SUBS):
             for _ in range(REGS_PER_SUB):
                 rid = len(regs) + 1
@@ -132,12 +133,12 @@ def load(dsn: str, n_findings: int, rnd: random.Random) -> Fleet:
             "id, subscription_id, name, url, kind, credentials, webhook_secret_hash, created_at",
             regs,
         )
-        repos = []
+        repos: list[str] = []
         for reg in range(1, len(regs) + 1):
             for k in range(REPOS_PER_REG):
                 repos.append(f"{len(repos) + 1}\t{reg}\tteam-{k % 7}/service-{k}\t{created}\n")
         _copy(conn, "repositories", "id, registry_id, name, created_at", repos)
-        images = []
+        images: list[str] = []
         first_scan: dict[int, datetime] = {}
         for repo in range(1, len(repos) + 1):
             for _ in range(IMAGES_PER_REPO):
@@ -204,18 +205,22 @@ def load(dsn: str, n_findings: int, rnd: random.Random) -> Fleet:
                     if r < 0.80
                     else (FindingState.FIXED if r < 0.97 else FindingState.EXEMPTED)
                 )
-                resolved = "\\N"
+                resolved = reason = exempted = "\\N"
                 last = NOW
                 if state is FindingState.FIXED:
                     rt = min(NOW, seen + timedelta(seconds=rnd.uniform(3600, 60 * 86400)))
                     resolved, last = _ts(rt), rt
+                elif state is FindingState.EXEMPTED:
+                    reason = "not reachable: the service never parses untrusted input"
+                    exempted = _ts(min(NOW, seen + timedelta(days=3)))
                 fixable = rnd.random() < 0.55
                 fixed_json = '["1.99"]' if fixable else "[]"
                 lines.append(
                     f"{hashlib.md5(str(fid).encode()).hexdigest()}\t{iid}\t{purl}\t{name}"
                     f"\t1.{pk[j] % 9}\t{vulns[vs[j]]}\t{sev_of[vs[j]].value}"
                     f"\t{'t' if fixable else 'f'}\t{fixed_json}"
-                    f"\tsha256:{layers[j % 5]}\t{state.value}\t{_ts(seen)}\t{_ts(last)}\t{resolved}\n"
+                    f"\tsha256:{layers[j % 5]}\t{state.value}\t{_ts(seen)}\t{_ts(last)}\t{resolved}"
+                    f"\t{reason}\t{exempted}\n"
                 )
             if len(lines) >= 200_000:
                 _copy(conn, "findings", _FINDING_COLS, lines)
@@ -245,7 +250,8 @@ def load(dsn: str, n_findings: int, rnd: random.Random) -> Fleet:
 
 _FINDING_COLS = (
     "id, image_id, package_purl, package_name, package_version, vulnerability_id, severity,"
-    " fixable, fixed_versions, layer_diff_id, state, first_seen, last_seen, resolved_at"
+    " fixable, fixed_versions, layer_diff_id, state, first_seen, last_seen, resolved_at,"
+    " exemption_reason, exempted_at"
 )
 
 
@@ -418,34 +424,78 @@ def run_mixes(ctx: ServiceContext, ms: list[Mix], label: str) -> Result:
     return Result(label, rows, _pct(everything, 50), _pct(everything, 95))
 
 
-def run_ab(ctx: ServiceContext, ctx_ix: ServiceContext, ms: list[Mix]) -> tuple[Result, Result]:
-    """Each mix on both databases, run by run in turn, so both see the same load."""
+def run_ab(before: ServiceContext, now: ServiceContext, ms: list[Mix]) -> tuple[Result, Result]:
+    """Each mix on both databases, run by run in turn, so both see the same load; the
+    two must return the same page (same data, other indexes)."""
     rows_a, rows_b, all_a, all_b = [], [], [], []
     for m in ms:
         xa: list[float] = []
         xb: list[float] = []
         n = 0
         for i in range(WARMUP + RUNS):
-            for c, xs in ((ctx, xa), (ctx_ix, xb)):
+            pages = []
+            for c, xs in ((before, xa), (now, xb)):
                 t = time.perf_counter()
                 with c.read() as s:
                     page = list_findings(s, m.query, cursor=m.cursor, limit=PAGE)
                 if i >= WARMUP:
                     xs.append((time.perf_counter() - t) * 1000)
-                n = len(page.items)
+                pages.append(([r.id for r in page.items], page.next_cursor))
+            if pages[0] != pages[1]:
+                raise SystemExit(f"{m.name}: the two databases returned different pages")
+            n = len(pages[1][0])
         all_a += xa
         all_b += xb
         rows_a.append((m.name, n, _pct(xa, 50), _pct(xa, 95)))
         rows_b.append((m.name, n, _pct(xb, 50), _pct(xb, 95)))
         print(
-            f"  {m.name}: {n} rows p95 {rows_a[-1][3]:.1f} ms, with the indexes "
-            f"{rows_b[-1][3]:.1f} ms",
+            f"  {m.name}: {n} rows p95 before 0003 {rows_a[-1][3]:.1f} ms, "
+            f"schema now {rows_b[-1][3]:.1f} ms",
             flush=True,
         )
     return (
-        Result("schema as is", rows_a, _pct(all_a, 50), _pct(all_a, 95)),
-        Result("with the candidate indexes", rows_b, _pct(all_b, 50), _pct(all_b, 95)),
+        Result("before 0003", rows_a, _pct(all_a, 50), _pct(all_a, 95)),
+        Result("schema now", rows_b, _pct(all_b, 50), _pct(all_b, 95)),
     )
+
+
+def _findings_indexes(dsn: str) -> dict[str, str]:
+    """name -> definition of the findings table's indexes (the primary key aside)."""
+    with psycopg.connect(dsn) as conn:
+        return {
+            name: ddl
+            for name, ddl in conn.execute(
+                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = 'findings'::regclass AND NOT i.indisprimary"
+            )
+        }
+
+
+def indexes_at(revision: str) -> dict[str, str]:
+    """The findings indexes a database migrated to `revision` has (a scratch database)."""
+    name = f"shoal_bench_findings_{secrets.token_hex(4)}_rev"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        migrate(PG_URL.format(name=name), revision)
+        return _findings_indexes(f"host=127.0.0.1 port=5432 user=postgres dbname={name}")
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def set_indexes(dsn: str, wanted: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Make the findings indexes of the database at `dsn` those of `wanted`, then
+    VACUUM ANALYZE; returns the names dropped and created."""
+    have = _findings_indexes(dsn)
+    drop = sorted(n for n in have if n not in wanted)
+    create = sorted(n for n in wanted if n not in have)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for ix in drop:
+            conn.execute(f'DROP INDEX "{ix}"'.encode())
+        for ix in create:
+            conn.execute(wanted[ix].encode())
+        conn.execute(b"VACUUM ANALYZE findings")
+    return drop, create
 
 
 def _context(url: str) -> ServiceContext:
@@ -456,13 +506,15 @@ def _context(url: str) -> ServiceContext:
     return ServiceContext.create(settings, database_url=url)
 
 
-def measure(n_findings: int, try_indexes: bool) -> list[str]:
+def measure(n_findings: int, *, compare: bool = True, keep: bool = False) -> list[str]:
     name = f"shoal_bench_findings_{secrets.token_hex(4)}"
-    ix_name = f"{name}_ix"
+    before_name = f"{name}_before_0003"
     _admin(f'CREATE DATABASE "{name}"')
     url = PG_URL.format(name=name)
     dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
-    ix_dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={ix_name}"
+    before_dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={before_name}"
+    ctx: ServiceContext | None = None
+    ctx_before: ServiceContext | None = None
     try:
         migrate(url)
         t = time.perf_counter()
@@ -473,68 +525,60 @@ def measure(n_findings: int, try_indexes: bool) -> list[str]:
             size = conn.execute("SELECT pg_total_relation_size('findings')").fetchone()
         assert count is not None and size is not None
         print(f"loaded {count[0]} findings in {load_s:.1f} s ({size[0] / 1e6:.0f} MB with indexes)")
-        if try_indexes:  # the same data with the candidate indexes, side by side
-            _admin(f'CREATE DATABASE "{ix_name}" TEMPLATE "{name}"')
-            _indexes(ix_dsn, CANDIDATE_INDEXES, create=True)
+        now_ix = _findings_indexes(dsn)
+        delta: tuple[list[str], list[str]] = ([], [])
+        if compare:  # the same data with the findings indexes as migration 0002 left them
+            _admin(f'CREATE DATABASE "{before_name}" TEMPLATE "{name}"')
+            delta = set_indexes(before_dsn, indexes_at(BEFORE))
+            print(f"before 0003: dropped {', '.join(delta[0])}; created {', '.join(delta[1])}")
         ms = mixes(fleet, dsn, n_findings)
         ctx = _context(url)
-        ctx_ix = _context(PG_URL.format(name=ix_name)) if try_indexes else None
-        try:
-            with_ix: Result | None = None
-            if ctx_ix is not None:
-                base, with_ix = run_ab(ctx, ctx_ix, ms)
-            else:
-                base = run_mixes(ctx, ms, "schema as is")
-            from fastapi.testclient import TestClient
+        if compare:
+            ctx_before = _context(PG_URL.format(name=before_name))
+            before, now = run_ab(ctx_before, ctx, ms)
+            results = [before, now]
+        else:
+            results = [run_mixes(ctx, ms, "schema now")]
+        from fastapi.testclient import TestClient
 
-            from shoal.api.app import create_app
+        from shoal.api.app import create_app
 
-            client = TestClient(create_app(ctx))
-            http_rows = []
-            for m in ms:
-                if m.http is None:
-                    continue
-                vx, hx = time_pair(ctx, client, m)
-                http_rows.append((m.name, _pct(vx, 50), _pct(hx, 50), _pct(hx, 95)))
-                print(
-                    f"  HTTP: {m.name}: p50 {http_rows[-1][2]:.1f} ms p95 {http_rows[-1][3]:.1f} ms"
-                )
-            alone: list[tuple[str, str, Result]] = []
-            if ctx_ix is not None:
-                _indexes(ix_dsn, CANDIDATE_INDEXES, create=False)
-                for ix, cols in CANDIDATE_INDEXES:
-                    _indexes(ix_dsn, [(ix, cols)], create=True)
-                    alone.append((ix, cols, run_mixes(ctx_ix, ms, ix)))
-                    _indexes(ix_dsn, [(ix, cols)], create=False)
-        finally:
-            ctx.close()
-            if ctx_ix is not None:
-                ctx_ix.close()
+        client = TestClient(create_app(ctx))
+        http_rows = []
+        for m in ms:
+            if m.http is None:
+                continue
+            vx, hx = time_pair(ctx, client, m)
+            http_rows.append((m.name, _pct(vx, 50), _pct(hx, 50), _pct(hx, 95)))
+            print(f"  HTTP: {m.name}: p50 {http_rows[-1][2]:.1f} ms p95 {http_rows[-1][3]:.1f} ms")
+        load_avg = os.getloadavg()
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        _admin(f'DROP DATABASE IF EXISTS "{ix_name}" WITH (FORCE)')
-    return _section(count[0], load_s, size[0], base, with_ix, http_rows, alone)
-
-
-def _indexes(dsn: str, ixs: list[tuple[str, str]], *, create: bool) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for ix, cols in ixs:
-            sql = f"CREATE INDEX {ix} ON findings {cols}" if create else f"DROP INDEX {ix}"
-            conn.execute(sql.encode())
-        conn.execute(b"VACUUM ANALYZE findings")
+        for c in (ctx, ctx_before):
+            if c is not None:
+                c.close()
+        if keep:
+            print(f"kept: {name}" + (f", {before_name}" if compare else ""))
+        else:
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _admin(f'DROP DATABASE IF EXISTS "{before_name}" WITH (FORCE)')
+    return _section(count[0], load_s, size[0], results, http_rows, now_ix, delta, load_avg)
 
 
 def _section(
     count: int,
     load_s: float,
     size: int,
-    base: Result,
-    with_ix: Result | None,
+    results: list[Result],
     http_rows: list[tuple[str, float, float, float]],
-    alone: list[tuple[str, str, Result]],
+    now_ix: dict[str, str],
+    delta: tuple[list[str], list[str]],
+    load_avg: tuple[float, float, float],
 ) -> list[str]:
     def verdict(r: Result) -> str:
         return "yes" if r.all_p95 <= TARGET_MS else "**no**"
+
+    def ix_list(names: list[str]) -> str:
+        return ", ".join(f"`{n}`" for n in names)
 
     lines = [
         "",
@@ -545,43 +589,53 @@ def _section(
         f"subscriptions (seeded, realistic spread; see the module docstring), loaded with COPY "
         f"in {load_s:.0f} s ({size / 1e6:.0f} MB table + indexes). A page of {PAGE} through "
         f"`list_findings` in a read transaction (as the route runs it), {RUNS} runs per mix "
-        f"after {WARMUP} warm-ups; load average at the end {os.getloadavg()[0]:.1f} (the "
-        "machine was shared with other work: absolute times are inflated, compare columns).",
+        f"after {WARMUP} warm-ups. Load average (1/5/15 min) at the end of the run: "
+        f"{load_avg[0]:.1f} / {load_avg[1]:.1f} / {load_avg[2]:.1f} on {os.cpu_count()} cores "
+        "(the machine is shared with other work, test runs among it: absolute times are "
+        "inflated by it; the two columns of a row are measured in turn, so compare them).",
         "",
+        f"Findings indexes in the schema now: {ix_list(sorted(now_ix))}.",
     ]
-    if with_ix is None:
-        lines += ["| filter mix | rows | p50 | p95 | target p95 |", "|---|---|---|---|---|"]
-        for name, n, p50, p95 in base.rows:
+    if len(results) == 1:
+        (now,) = results
+        lines += [
+            "",
+            "| filter mix | rows | p50 | p95 | target p95 |",
+            "|---|---|---|---|---|",
+        ]
+        for name, n, p50, p95 in now.rows:
             lines.append(f"| {name} | {n} | {p50:.1f} ms | {p95:.1f} ms | <= {TARGET_MS:.0f} ms |")
         lines.append(
-            f"| **all {len(base.rows) * RUNS} queries** | | **{base.all_p50:.1f} ms** | "
-            f"**{base.all_p95:.1f} ms** | <= {TARGET_MS:.0f} ms ({verdict(base)}) |"
+            f"| **all {len(now.rows) * RUNS} queries** | | **{now.all_p50:.1f} ms** | "
+            f"**{now.all_p95:.1f} ms** | <= {TARGET_MS:.0f} ms ({verdict(now)}) |"
         )
     else:
-        names = ", ".join(f"`{ix} {cols}`" for ix, cols in CANDIDATE_INDEXES)
+        before, now = results
         lines += [
-            f"Two copies of the same database, queried in turn run by run (same load): the "
-            f"schema as it is, and with the candidate indexes {names} (created by hand in "
-            "the copy; not in the schema).",
             "",
-            "| filter mix | rows | as is p50 | as is p95 | indexed p50 | indexed p95 | "
+            "Two copies of the same database, queried in turn run by run (same load; each "
+            "page checked equal on both): the schema now, and a copy with the findings "
+            f'indexes as migration {BEFORE} left them ("before 0003": dropped '
+            f"{ix_list(delta[0])}; recreated {ix_list(delta[1])}).",
+            "",
+            "| filter mix | rows | before 0003 p50 | before 0003 p95 | now p50 | now p95 | "
             "target p95 |",
             "|---|---|---|---|---|---|---|",
         ]
-        for (name, n, p50, p95), (_, _, q50, q95) in zip(base.rows, with_ix.rows, strict=True):
+        for (name, n, p50, p95), (_, _, q50, q95) in zip(before.rows, now.rows, strict=True):
             lines.append(
                 f"| {name} | {n} | {p50:.1f} ms | {p95:.1f} ms | {q50:.1f} ms | {q95:.1f} ms "
                 f"| <= {TARGET_MS:.0f} ms |"
             )
         lines.append(
-            f"| **all {len(base.rows) * RUNS} queries** | | **{base.all_p50:.1f} ms** | "
-            f"**{base.all_p95:.1f} ms** ({verdict(base)}) | **{with_ix.all_p50:.1f} ms** | "
-            f"**{with_ix.all_p95:.1f} ms** ({verdict(with_ix)}) | <= {TARGET_MS:.0f} ms |"
+            f"| **all {len(before.rows) * RUNS} queries** | | **{before.all_p50:.1f} ms** | "
+            f"**{before.all_p95:.1f} ms** ({verdict(before)}) | **{now.all_p50:.1f} ms** | "
+            f"**{now.all_p95:.1f} ms** ({verdict(now)}) | <= {TARGET_MS:.0f} ms |"
         )
     lines += [
         "",
         "Through the HTTP route (`GET /api/v1/findings`, FastAPI TestClient in process: "
-        "routing, validation, the same query, JSON; timed in turn with the view):",
+        "routing, validation, the same query, JSON; schema now; timed in turn with the view):",
         "",
         "| filter mix | view p50 | HTTP p50 | HTTP p95 | API overhead (p50) |",
         "|---|---|---|---|---|",
@@ -590,32 +644,12 @@ def _section(
         lines.append(
             f"| {name} | {vp50:.1f} ms | {hp50:.1f} ms | {hp95:.1f} ms | {hp50 - vp50:.1f} ms |"
         )
-    if alone:
-        lines += [
-            "",
-            "Each candidate index alone (one at a time on the copy, measured one after the "
-            "other, so under varying load): the mixes whose p95 it moved by more than half "
-            "against the as-is column above.",
-            "",
-            "| index | columns | all p95 | mixes it moved (as is -> with it, p95) |",
-            "|---|---|---|---|",
-        ]
-        before = {r[0]: r[3] for r in base.rows}
-        for ix, cols, res in alone:
-            changed = [
-                f"{n}: {before[n]:.1f} -> {p95:.1f} ms"
-                for n, _, _, p95 in res.rows
-                if (p95 > 1.5 * before[n] or p95 < before[n] / 1.5) and abs(p95 - before[n]) > 5
-            ]
-            lines.append(
-                f"| `{ix}` | `{cols}` | {res.all_p95:.1f} ms | {'; '.join(changed) or '-'} |"
-            )
     return lines
 
 
 def section() -> list[str]:
     """The findings-query part of bench/RESULTS.md (what `bench/run.py` appends)."""
-    return measure(N_FINDINGS, try_indexes=True)
+    return measure(N_FINDINGS)
 
 
 def write_section(lines: list[str], results: Path) -> None:
@@ -630,8 +664,14 @@ def write_section(lines: list[str], results: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
+    flags = {"--no-compare", "--keep"}
+    bad = [a for a in argv if not a.isdigit() and a not in flags]
+    if bad:
+        raise SystemExit(
+            f"bench.findings_query: unknown argument {bad[0]!r} (N, --no-compare, --keep)"
+        )
     n = int(next((a for a in argv if a.isdigit()), N_FINDINGS))
-    lines = measure(n, try_indexes="--try-indexes" in argv)
+    lines = measure(n, compare="--no-compare" not in argv, keep="--keep" in argv)
     print("\n".join(lines))
     if n == N_FINDINGS:
         write_section(lines, Path(__file__).resolve().parent / "RESULTS.md")
