@@ -507,6 +507,7 @@ def _context(url: str) -> ServiceContext:
 
 
 def measure(n_findings: int, *, compare: bool = True, keep: bool = False) -> list[str]:
+    load_start = os.getloadavg()
     name = f"shoal_bench_findings_{secrets.token_hex(4)}"
     before_name = f"{name}_before_0003"
     _admin(f'CREATE DATABASE "{name}"')
@@ -561,7 +562,9 @@ def measure(n_findings: int, *, compare: bool = True, keep: bool = False) -> lis
         else:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             _admin(f'DROP DATABASE IF EXISTS "{before_name}" WITH (FORCE)')
-    return _section(count[0], load_s, size[0], results, http_rows, now_ix, delta, load_avg)
+    return _section(
+        count[0], load_s, size[0], results, http_rows, now_ix, delta, (load_start, load_avg)
+    )
 
 
 def _section(
@@ -572,7 +575,7 @@ def _section(
     http_rows: list[tuple[str, float, float, float]],
     now_ix: dict[str, str],
     delta: tuple[list[str], list[str]],
-    load_avg: tuple[float, float, float],
+    load: tuple[tuple[float, float, float], tuple[float, float, float]],
 ) -> list[str]:
     def verdict(r: Result) -> str:
         return "yes" if r.all_p95 <= TARGET_MS else "**no**"
@@ -589,10 +592,12 @@ def _section(
         f"subscriptions (seeded, realistic spread; see the module docstring), loaded with COPY "
         f"in {load_s:.0f} s ({size / 1e6:.0f} MB table + indexes). A page of {PAGE} through "
         f"`list_findings` in a read transaction (as the route runs it), {RUNS} runs per mix "
-        f"after {WARMUP} warm-ups. Load average (1/5/15 min) at the end of the run: "
-        f"{load_avg[0]:.1f} / {load_avg[1]:.1f} / {load_avg[2]:.1f} on {os.cpu_count()} cores "
-        "(the machine is shared with other work, test runs among it: absolute times are "
-        "inflated by it; the two columns of a row are measured in turn, so compare them).",
+        f"after {WARMUP} warm-ups. Load average (1/5/15 min, as `uptime` shows it) at the "
+        f"start of the run {'/'.join(f'{x:.1f}' for x in load[0])}, at the end "
+        f"{'/'.join(f'{x:.1f}' for x in load[1])}, on {os.cpu_count()} cores "
+        "(the bench itself accounts for about 1; more means other work, test runs for "
+        "example, shared the cores and inflated the absolute times; the two columns of a row "
+        "are measured in turn, so compare them).",
         "",
         f"Findings indexes in the schema now: {ix_list(sorted(now_ix))}.",
     ]
@@ -614,7 +619,8 @@ def _section(
         lines += [
             "",
             "Two copies of the same database, queried in turn run by run (same load; each "
-            "page checked equal on both): the schema now, and a copy with the findings "
+            "page checked equal on both; the same view code on both): the schema now, and a "
+            "copy with the findings "
             f'indexes as migration {BEFORE} left them ("before 0003": dropped '
             f"{ix_list(delta[0])}; recreated {ix_list(delta[1])}).",
             "",
