@@ -650,6 +650,12 @@ def _section(
         lines.append(
             f"| {name} | {vp50:.1f} ms | {hp50:.1f} ms | {hp95:.1f} ms | {hp50 - vp50:.1f} ms |"
         )
+    lines += [
+        "",
+        "The query plans, the view's statement old vs new and the `registry_id` schema option, "
+        "measured by hand: [findings_query_notes.md](findings_query_notes.md).",
+        "",
+    ]
     return lines
 
 
