@@ -73,9 +73,9 @@ def test_serve_restarts_on_the_same_data_dir_with_the_same_key(
     with start_serve(data, vulndb=bundled_vulndb, args=["--no-scheduler"]) as first:
         first.wait_ready()
     key = (data / "credentials.key").read_text()
-    second = start_serve(data, vulndb=bundled_vulndb, args=["--no-scheduler"])
-    second.wait_ready()
-    assert second.stop(signal.SIGTERM) == 0  # SIGTERM stops as cleanly as SIGINT
+    with start_serve(data, vulndb=bundled_vulndb, args=["--no-scheduler"]) as second:
+        second.wait_ready()
+        assert second.stop(signal.SIGTERM) == 0  # SIGTERM stops as cleanly as SIGINT
     assert (data / "credentials.key").read_text() == key
     assert second.log_records()[-1]["msg"] == "service stopped"
 
@@ -90,7 +90,7 @@ def test_serve_refuses_an_address_in_use_with_one_clear_line(
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        r = subprocess.run(  # noqa: PLW1510  (the exit code is asserted)  # noqa: PLW1510  (the exit code is asserted)
+        r = subprocess.run(  # noqa: PLW1510  (the exit code is asserted)
             [*SHOAL, "serve", "--port", str(port), "--data-dir", str(tmp_path / "svc")],
             env=child_env(vulndb=bundled_vulndb),
             capture_output=True,
