@@ -257,7 +257,10 @@ def main(argv: list[str]) -> int:
             image = api.wait_image(link.registry_id, repo, digest, timeout=120)
             scanned = api.wait_scanned(image["id"], timeout=240)
             images[ref] = scanned["id"]
-            console.print(f"scanned {ref} ({scanned['platform']}, {scanned['db_version']})")
+            console.print(
+                f"scanned {ref} ({scanned['platform']}, vulnerability data "
+                f"{scanned['db_version'][:12]})"
+            )
         console.print(f"all scans done {time.perf_counter() - t_start:.0f} s after the start")
         summary(api, url, link.registry_id, images)
         if once:
