@@ -16,6 +16,7 @@ from shoal.api.routes import (
     scans,
     subassessments,
     subscriptions,
+    vulndb,
     vulnerabilities,
     webhooks,
 )
@@ -33,6 +34,7 @@ API_ROUTERS: list[APIRouter] = [
     events.router,
     subassessments.router,
     history.router,
+    vulndb.router,
 ]
 ROOT_ROUTERS: list[APIRouter] = [
     health.router,
