@@ -49,6 +49,7 @@ from typing import Any
 
 import psycopg
 
+from bench.results import replace_section
 from shoal.config import Settings
 from shoal.db import migrate
 from shoal.db.crypto import hash_webhook_secret
@@ -664,17 +665,6 @@ def section() -> list[str]:
     return measure(N_FINDINGS)
 
 
-def write_section(lines: list[str], results: Path) -> None:
-    """Replace (or add) the `## Findings query` section of RESULTS.md, keeping the rest."""
-    text = results.read_text() if results.exists() else "# Benchmarks\n"
-    head, sep, rest = text.partition("\n## Findings query\n")
-    tail = ""
-    if sep:
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    results.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + tail)
-
-
 def main(argv: list[str]) -> None:
     flags = {"--no-compare", "--keep"}
     bad = [a for a in argv if not a.isdigit() and a not in flags]
@@ -686,7 +676,7 @@ def main(argv: list[str]) -> None:
     lines = measure(n, compare="--no-compare" not in argv, keep="--keep" in argv)
     print("\n".join(lines))
     if n == N_FINDINGS:
-        write_section(lines, Path(__file__).resolve().parent / "RESULTS.md")
+        replace_section("## Findings query", lines)
 
 
 if __name__ == "__main__":

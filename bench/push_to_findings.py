@@ -63,6 +63,8 @@ from tests.support.images import push  # noqa: E402
 from tests.support.registry import free_port  # noqa: E402
 from tests.support.serve import ServeProcess, start_serve  # noqa: E402
 
+from bench.results import replace_section  # noqa: E402
+
 WORK = HERE / "work" / "push-layout"
 N_PUSHES = int(os.environ.get("BENCH_PUSHES", "20"))
 SECOND_LAYER = [
@@ -423,17 +425,6 @@ def section(n: int = N_PUSHES, database_url: str | None = None) -> list[str]:
     return lines
 
 
-def write_section(lines: list[str], results: Path) -> None:
-    """Replace (or add) the `## Push to findings` section of RESULTS.md, keeping the rest."""
-    text = results.read_text() if results.exists() else "# Benchmarks\n"
-    head, sep, rest = text.partition("\n## Push to findings\n")
-    tail = ""
-    if sep:
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    results.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + tail)
-
-
 def main(argv: list[str]) -> None:
     n = int(next((a for a in argv if a.isdigit()), N_PUSHES))
     url = None
@@ -442,7 +433,7 @@ def main(argv: list[str]) -> None:
     lines = section(n, url)
     print("\n".join(lines))
     if "--write" in argv:
-        write_section(lines, HERE / "RESULTS.md")
+        replace_section("## Push to findings", lines)
 
 
 if __name__ == "__main__":

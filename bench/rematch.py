@@ -45,6 +45,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, select
 
+from bench.results import replace_section
 from shoal.config import Settings
 from shoal.db import migrate
 from shoal.db.inventory import create_registry, create_subscription, ensure_repository, record_push
@@ -396,27 +397,10 @@ def section(n: int = N_IMAGES) -> list[str]:
 HEADING = "## Re-match after a feed update"
 
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-
-
-def write_section(lines: list[str], path: Path = RESULTS) -> None:
-    """Put this section into RESULTS.md in place of its previous version (or at the
-    end), leaving the other sections as they are."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    body = "\n".join(lines).strip("\n") + "\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        nxt = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + body + ("\n" + text[nxt + 1 :] if nxt >= 0 else "")
-    path.write_text(text)
-
-
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else N_IMAGES
     out = section(n)
     print("\n".join(out))
     if n == N_IMAGES:
-        write_section(out)
+        replace_section(HEADING, out)
