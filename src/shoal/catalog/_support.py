@@ -272,5 +272,7 @@ def yaml_documents(data: str | bytes) -> tuple[list[Any], str | None]:
             if problem:
                 return [], problem
     except yaml.YAMLError as e:
+        if "maximum nesting depth" in str(e):  # PyYAML >= 6.0.3 refuses deep flow nesting
+            return [], f"invalid YAML: nested deeper than {MAX_YAML_DEPTH} levels"  # itself
         return [], f"invalid YAML: {one_line(e)}"
     return docs, None

@@ -323,6 +323,9 @@ def load_yaml(data: bytes, what: str, limit: int, max_depth: int = MAX_YAML_DEPT
     try:
         return _build(yaml.parse(text, Loader=_YAML_LOADER), what, max_depth)
     except yaml.MarkedYAMLError as e:
+        if "maximum nesting depth" in str(e.problem):
+            # PyYAML >= 6.0.3 refuses deep flow nesting in its scanner, before our events
+            raise RecordError(f"{what}: YAML nested deeper than {max_depth} levels") from None
         mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         raise RecordError(f"{what}: invalid YAML{where}: {one_line(str(e.problem))}") from None
