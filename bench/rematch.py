@@ -334,7 +334,7 @@ def _wait_idle(ctx: ServiceContext, timeout: float = 1800) -> None:
             )
         if not busy:
             return
-        time.sleep(0.05)
+        time.sleep(0.2)  # this poll shares the process (and its GIL) with the workers
     raise SystemExit("re-match did not finish in time")
 
 

@@ -52,8 +52,9 @@ class PackageRef(BaseModel):
 
 class FindingOut(BaseModel):
     id: str = Field(
-        description="stable across re-scans: derived from the image digest, package purl and "
-        "vulnerability id (and the image row's repository and platform)"
+        description="stable across re-scans and feed updates: derived from the image digest, "
+        "package purl and vulnerability id, qualified by the image's registry host, "
+        "repository and platform; `shoal scan` of the image prints the same id"
     )
     vulnerability_id: str = Field(examples=["CVE-2024-0727"])
     severity: Rating
@@ -63,7 +64,9 @@ class FindingOut(BaseModel):
     layer_diff_id: str | None
     state: FindingState
     first_seen: datetime
-    last_seen: datetime
+    last_seen: datetime = Field(
+        description="the last assessment that saw it (for an open finding: the image's last)"
+    )
     resolved_at: datetime | None
     image: ImageRef
     exemption_reason: str | None = Field(

@@ -73,7 +73,10 @@ def append_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
         }
         for e in events
     ]
-    session.execute(insert(Event), rows)
+    # render_nulls: every row has the same columns, so the rows go as one batch; without
+    # it the ORM leaves out NULL columns and splits the batch wherever a row's NULLs differ
+    # (finding events have a finding id, image events none: one statement per few rows)
+    session.execute(insert(Event).execution_options(render_nulls=True), rows)
 
 
 def events_after(

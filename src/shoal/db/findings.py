@@ -1,14 +1,19 @@
 """Findings of an image over time: sync a scan's results, list them a page at a time.
 
-A finding's id is `image_finding_id(image digest, package purl, vulnerability id)`: the
-first 32 hex digits (128 bits) of SHA-256 over the three joined by newlines. It is the
-same wherever the finding appears (API, CLI, exports), survives re-scans and DB
-updates, and needs no lookup to compute. The service stores a finding per image row,
-and one digest can have several rows (the same image in two repositories; one row per
-platform of an index, all with the index digest), so a row's findings hash its
-repository and platform too (`row_finding_id`). 128 bits, not the 64 of the per-scan
-`shoal.model.finding_id`: this id is a primary key over every image ever stored, where
-a 64-bit collision is merely unlikely rather than out of reach.
+A finding's id is `shoal.model.finding.image_finding_id`: 128 bits of SHA-256 over the
+image digest, package purl and vulnerability id, qualified by where the image is
+(registry as references spell it, repository, platform; `image_location`). `shoal scan`
+computes the same id for the same image, so the id is one in the API, events, CLI output
+and exports; it survives re-scans and DB updates and needs no lookup. The qualifier
+makes it unique per image row: one digest can have several rows (the same image in two
+repositories; one row per platform of an index, all with the index digest).
+
+`last_seen` is stored for what an assessment does not see again: a fixed finding keeps the
+last assessment that saw it, an exempted one the last that saw it or exempted it. An open
+finding was seen by its image's last assessment (one that does not see it resolves it),
+so its last_seen is the image's `last_scanned_at` (`effective_last_seen`) and a re-match
+does not rewrite every open row only to move that time: at 10,000 images that was most
+of a PostgreSQL re-match's writing.
 
 Pagination is keyset on (first_seen, id), newest first, with an opaque cursor, so a page
 costs the same at row 10 and row 1,000,000 and rows inserted meanwhile are not skipped.
@@ -18,38 +23,108 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from shoal.db.errors import CursorError
-from shoal.db.models import Finding, Image, Repository
+from shoal.db.models import Event, Finding, Image, Registry, Repository
 from shoal.db.types import FindingState
 from shoal.model.advisory import FixState, Rating
 from shoal.model.finding import Finding as ModelFinding
-from shoal.model.finding import package_ref
+from shoal.model.finding import ImageLocation, image_finding_id, package_ref
+from shoal.oci.reference import registry_of_url
 
 MAX_PAGE = 1000
 _CURSOR_MAX = 200  # characters; ours are ~70
 
 
-def image_finding_id(
-    image_digest: str, purl: str, vulnerability_id: str, *, qualifier: str = ""
-) -> str:
-    text = f"{image_digest}\n{purl}\n{vulnerability_id}" + (f"\n{qualifier}" if qualifier else "")
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def image_location(session: Session, image: Image) -> ImageLocation:
+    """The image row as finding ids name it: its registry (as references spell it) and
+    repository, digest and platform."""
+    name, url = session.execute(
+        select(Repository.name, Registry.url)
+        .join(Registry, Registry.id == Repository.registry_id)
+        .where(Repository.id == image.repository_id)
+    ).one()
+    return ImageLocation(registry_of_url(url), name, image.digest, image.platform)
 
 
-def row_finding_id(image: Image, purl: str, vulnerability_id: str) -> str:
-    """The id of a finding stored for the image row: unique per row, stable across
-    re-scans and pushes of the same digest to the same repository."""
-    qualifier = f"repository={image.repository_id};platform={image.platform}"
-    return image_finding_id(image.digest, purl, vulnerability_id, qualifier=qualifier)
+def rekey_registry_findings(session: Session, registry_id: int) -> int:
+    """After a registry's URL moved to another host: give its findings the ids their
+    images' new location makes (`image_finding_id`), and the events that name them the
+    new ids too, so exemptions and history stay with them. Returns how many changed."""
+    rows = session.execute(
+        select(
+            Finding.id,
+            Finding.package_purl,
+            Finding.vulnerability_id,
+            Image.digest,
+            Image.platform,
+            Repository.name,
+            Registry.url,
+        )
+        .join(Image, Image.id == Finding.image_id)
+        .join(Repository, Repository.id == Image.repository_id)
+        .join(Registry, Registry.id == Repository.registry_id)
+        .where(Registry.id == registry_id)
+    ).all()
+    pairs = []
+    for old, purl, vuln, digest, platform, repo, url in rows:
+        new = image_finding_id(
+            ImageLocation(registry_of_url(url), repo, digest, platform), purl, vuln
+        )
+        if new != old:
+            pairs.append({"old": old, "new": new})
+    if pairs:
+        table = cast(Table, Finding.__table__)
+        session.connection().execute(  # Core executemany: the ORM's is by primary key only
+            update(table).where(table.c.id == bindparam("old")).values(id=bindparam("new")),
+            pairs,
+        )
+        for i in range(0, len(pairs), 1000):
+            chunk = pairs[i : i + 1000]
+            session.execute(
+                update(Event)
+                .where(Event.finding_id.in_([p["old"] for p in chunk]))
+                .values(
+                    finding_id=case({p["old"]: p["new"] for p in chunk}, value=Event.finding_id)
+                )
+                .execution_options(synchronize_session=False)
+            )
+    return len(pairs)
+
+
+def effective_last_seen(
+    state: FindingState, stored: datetime, image_last_scanned_at: datetime | None
+) -> datetime:
+    """When a finding was last seen: for an open one, its image's last assessment (every
+    assessment sees each open finding or resolves it); otherwise the stored time."""
+    if state is FindingState.OPEN and image_last_scanned_at is not None:
+        return max(stored, image_last_scanned_at)
+    return stored
+
+
+def last_seen_of_image() -> ColumnElement[datetime]:
+    """SQL for `effective_last_seen` of an open finding row being updated: its image's
+    last assessment (or the stored time if it has none)."""
+    scanned = select(Image.last_scanned_at).where(Image.id == Finding.image_id).scalar_subquery()
+    return func.coalesce(scanned, Finding.last_seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +171,7 @@ def sync_findings(
     observed: Iterable[ObservedFinding],
     *,
     now: datetime | None = None,
+    where: ImageLocation | None = None,
 ) -> FindingChanges:
     """Make the image's findings match a complete scan result.
 
@@ -109,9 +185,10 @@ def sync_findings(
     # same new finding; the row lock makes the second wait and see the first's result.
     # SQLite ignores FOR UPDATE: its BEGIN IMMEDIATE already serialises writers.
     session.execute(select(Image.id).where(Image.id == image.id).with_for_update())
+    where = where or image_location(session, image)
     seen: dict[str, ObservedFinding] = {}
     for o in observed:
-        seen.setdefault(row_finding_id(image, o.purl, o.vulnerability_id), o)
+        seen.setdefault(image_finding_id(where, o.purl, o.vulnerability_id), o)
     existing = {
         f.id: f for f in session.scalars(select(Finding).where(Finding.image_id == image.id))
     }
@@ -141,11 +218,19 @@ def sync_findings(
             )
             opened.append(fid)
             continue
-        row.last_seen = now
-        row.severity = o.severity
-        row.fixable = o.fixable
-        row.fixed_versions = list(o.fixed_versions)
-        row.layer_diff_id = o.layer_diff_id
+        fixed_versions = list(o.fixed_versions)
+        if (
+            row.state is not FindingState.OPEN
+            or row.severity is not o.severity
+            or row.fixable != o.fixable
+            or list(row.fixed_versions or ()) != fixed_versions
+            or row.layer_diff_id != o.layer_diff_id
+        ):  # an open row's last_seen is its image's; unchanged, it is not written
+            row.last_seen = now
+            row.severity = o.severity
+            row.fixable = o.fixable
+            row.fixed_versions = fixed_versions
+            row.layer_diff_id = o.layer_diff_id
         if row.state is FindingState.FIXED:
             row.state = FindingState.OPEN
             row.resolved_at = None
@@ -154,6 +239,8 @@ def sync_findings(
             still += 1
     for fid, row in existing.items():
         if fid not in seen and row.state is FindingState.OPEN:
+            # the last assessment that saw it: the image's, not yet stamped with this one
+            row.last_seen = effective_last_seen(row.state, row.last_seen, image.last_scanned_at)
             row.state = FindingState.FIXED
             row.resolved_at = now
             resolved.append(fid)
@@ -181,6 +268,7 @@ def set_exempted(
     if exempted:
         values["exemption_reason"] = reason
         values["exempted_at"] = now or datetime.now(UTC)
+        values["last_seen"] = last_seen_of_image()  # stored from now on: it is not open
     result = session.execute(
         update(Finding)
         .where(Finding.id == finding_id, Finding.state == frm)

@@ -29,7 +29,7 @@ from shoal.db.types import RegistryKind
 from shoal.model.advisory import Rating
 from shoal.model.digest import InvalidDigest, parse_digest
 from shoal.model.sbom import Platform
-from shoal.oci.reference import NAME_TOTAL_LENGTH_MAX, PATH_RE, TAG_RE
+from shoal.oci.reference import NAME_TOTAL_LENGTH_MAX, PATH_RE, TAG_RE, registry_of_url
 
 MAX_WINDOW_DAYS = 3650
 
@@ -130,6 +130,17 @@ def create_registry(
     session.add(reg)
     session.flush()
     return NewRegistry(reg, secret)
+
+
+def registry_at(session: Session, url: str, *, but: int | None = None) -> Registry | None:
+    """The registry (other than `but`) at the same place as `url`, as image references
+    name it (`registry_of_url`): a registry is added once, since finding ids name its
+    images by that place."""
+    where = registry_of_url(url)
+    for reg in session.scalars(select(Registry).order_by(Registry.id)):
+        if reg.id != but and registry_of_url(reg.url) == where:
+            return reg
+    return None
 
 
 def set_registry_credentials(

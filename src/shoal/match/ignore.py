@@ -69,7 +69,8 @@ class IgnoreRule:
         return self.expires is not None and today >= self.expires
 
     def matches(self, f: Finding) -> bool:
-        if self.id != f.id and self.id not in f.ids:
+        # a rule names a vulnerability id, the finding's id, or its image-independent key
+        if self.id not in (f.id, f.key) and self.id not in f.ids:
             return False
         if self.package is None:
             return True

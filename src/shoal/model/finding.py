@@ -87,18 +87,51 @@ def package_ref(pkg: Package) -> str:
         return f"{pkg.type.value}:{pkg.name}@{pkg.version}"
 
 
-def finding_id(purl: str, vulnerability: str) -> str:
-    """Stable id of a finding: the first 16 hex digits (64 bits) of sha256 over the
-    package purl, a newline and the vulnerability id. Stable across scans and DB
-    updates so ignore lists, SARIF fingerprints and diffs can key on it."""
+def finding_key(purl: str, vulnerability: str) -> str:
+    """The image-independent key of a finding: the first 16 hex digits (64 bits) of
+    sha256 over the package purl, a newline and the vulnerability id. The same in every
+    image that has the package, so SARIF fingerprints (which follow a finding from one
+    build of an image to the next) and ignore lists key on it."""
     return hashlib.sha256(f"{purl}\n{vulnerability}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLocation:
+    """Which image a finding is in, as a finding's id names it: where the image is
+    (registry and repository, as image references spell them) and what it is (the
+    digest the registry stores it under and the platform). Empty strings where a scan
+    does not know (an image read from a local archive has no registry)."""
+
+    registry: str  # "docker.io", "ghcr.io", "127.0.0.1:5000"
+    repository: str  # "library/alpine"
+    digest: str  # the pushed digest: an index's digest for each of its platforms
+    platform: str  # "linux/amd64", "linux/arm64/v8"
+
+    @property
+    def qualifier(self) -> str:
+        return f"repository={self.registry.lower()}/{self.repository};platform={self.platform}"
+
+
+def image_finding_id(image: ImageLocation, purl: str, vulnerability: str) -> str:
+    """A finding's id: the first 32 hex digits (128 bits) of sha256 over the image
+    digest, the package purl, the vulnerability id and the image's qualifier
+    (``repository=<registry>/<repository>;platform=<platform>``), joined by newlines.
+
+    The same wherever the finding appears (`shoal scan` output, the service's API and
+    events, sub-assessment names, exports), stable across re-scans, pushes and DB
+    updates, and computed from what both sides know without a lookup. The qualifier is
+    there because one digest is several images: pushed to two repositories it is two
+    teams' copies with their own exemptions, and an index is one image per platform.
+    128 bits: the service keys every finding it ever stored on it."""
+    text = f"{image.digest}\n{purl}\n{vulnerability}\n{image.qualifier}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
 class Finding:
     """One vulnerability of one installed package, merged across every feed that has it."""
 
-    id: str  # finding_id(package purl, vulnerability)
+    id: str  # image_finding_id when the scan knows the image, else finding_key
     vulnerability: str  # the CVE id when there is one, else the advisory id
     ids: tuple[str, ...]  # every id seen: CVE, GHSA, PYSEC, GO, DSA, ... (sorted)
     package: Package
@@ -115,3 +148,8 @@ class Finding:
     @property
     def rating(self) -> Rating:
         return self.severity.effective
+
+    @property
+    def key(self) -> str:
+        """`finding_key`: the same for this package and vulnerability in any image."""
+        return finding_key(package_ref(self.package), self.vulnerability)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from shoal.errors import InvalidReference
 from shoal.model.digest import InvalidDigest, parse_digest
@@ -94,6 +95,24 @@ class Reference:
 def api_host(registry: str) -> str:
     """The host serving the registry API: Docker Hub's lives on another name."""
     return DOCKER_HUB_API if registry in HUB_ALIASES else registry
+
+
+def registry_of_url(url: str) -> str:
+    """The registry as image references name it, from the URL of its API:
+    ``https://ghcr.io`` -> ``ghcr.io``, ``http://127.0.0.1:5000`` -> ``127.0.0.1:5000``,
+    ``https://registry-1.docker.io`` -> ``docker.io``; lowercase, without credentials or
+    the scheme's default port."""
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and (parts.scheme, port) not in (("https", 443), ("http", 80)):
+        host = f"{host}:{port}"
+    return DOCKER_HUB if host in HUB_ALIASES else host
 
 
 def parse_reference(text: str) -> Reference:

@@ -18,7 +18,7 @@ from shoal.model.finding import (
     Finding,
     Kev,
     SeverityProvenance,
-    finding_id,
+    finding_key,
     package_ref,
 )
 from shoal.model.package import Package
@@ -131,7 +131,7 @@ def _finding(g: _Group, enrichment: Mapping[str, CveEnrichment]) -> Finding:
         sorted({m.detail for m in g.matches}, key=lambda d: (d.source, d.advisory_id))
     )
     return Finding(
-        id=finding_id(package_ref(g.package), g.vuln),
+        id=finding_key(package_ref(g.package), g.vuln),
         vulnerability=g.vuln,
         ids=tuple(sorted(g.ids)),
         package=g.package,

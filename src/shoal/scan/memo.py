@@ -32,6 +32,7 @@ from shoal.model.finding import Finding
 from shoal.model.package import Package
 from shoal.model.sbom import Sbom
 from shoal.scan.findings import build_findings
+from shoal.scan.report import with_image_ids
 from shoal.vulndb.protocol import VulnSource
 
 MAX_ENTRIES = 200_000  # distinct package groups remembered; cleared (not evicted) beyond
@@ -92,7 +93,7 @@ class MemoMatcher(Generic[T]):
                 actual = pkgs[index]
                 found.append(f if f.package is actual else dataclasses.replace(f, package=actual))
         found.sort(key=_sort_key)  # stable: ties keep SBOM order, as build_findings has them
-        return tuple(found)
+        return tuple(with_image_ids(sbom.image, found))
 
     def converted(self, packages: Sequence[Package]) -> list[tuple[Package, T]]:
         """(the image's package, the conversion of a finding of it made for a package of

@@ -7,15 +7,24 @@ severity filter or without a fix (``--ignore-unfixed``) are counted in `filtered
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from shoal.errors import InvalidReference
 from shoal.match.engine import MatchEngine
 from shoal.match.ignore import IgnoreRule
 from shoal.model.advisory import FixState, Rating
-from shoal.model.finding import Finding, MatchUnknown
-from shoal.model.sbom import Sbom
+from shoal.model.finding import (
+    Finding,
+    ImageLocation,
+    MatchUnknown,
+    image_finding_id,
+    package_ref,
+)
+from shoal.model.sbom import ImageInfo, Sbom
+from shoal.oci.reference import parse_reference
 from shoal.scan.findings import build_findings
 from shoal.vulndb.protocol import VulnSource
 
@@ -72,7 +81,39 @@ def scan_sbom(sbom: Sbom, source: VulnSource, options: ScanOptions | None = None
     cves = {i for adv in result.advisories.values() for i in adv.cve_ids}
     enrichment = source.enrichment(cves) if cves else {}
     findings = build_findings(result.matches, result.advisories, enrichment)
+    findings = with_image_ids(sbom.image, findings)
     return apply_filters(sbom, findings, result.unknowns, source.version, options)
+
+
+# what `open_source` reads from disk: no registry, no repository
+_LOCAL_SCHEMES = ("oci-dir:", "oci:", "oci-archive:", "docker-archive:")
+
+
+def image_location(image: ImageInfo) -> ImageLocation:
+    """The image as finding ids name it (`image_finding_id`): registry and repository
+    from a registry reference (empty for an image read from disk), the pushed digest (an
+    index's, when the manifest was chosen from one: what the service stores each of its
+    platforms under) and the platform."""
+    registry = repository = ""
+    if image.reference and not image.reference.startswith(_LOCAL_SCHEMES):
+        try:
+            ref = parse_reference(image.reference)
+        except InvalidReference:
+            pass
+        else:
+            registry, repository = ref.registry, ref.repository
+    digest = image.index_digest or image.manifest_digest or ""
+    return ImageLocation(registry, repository, digest, str(image.platform or ""))
+
+
+def with_image_ids(image: ImageInfo, findings: Iterable[Finding]) -> list[Finding]:
+    """`findings` with their ids made the image's (`image_finding_id`): the ids the
+    service gives the same findings of the same image."""
+    where = image_location(image)
+    return [
+        dataclasses.replace(f, id=image_finding_id(where, package_ref(f.package), f.vulnerability))
+        for f in findings
+    ]
 
 
 def apply_filters(

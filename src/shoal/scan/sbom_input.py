@@ -24,8 +24,9 @@ from typing import Any
 from packageurl import PackageURL
 
 from shoal.errors import LimitExceeded, ShoalError
+from shoal.model.digest import InvalidDigest, parse_digest
 from shoal.model.package import Distro, Location, Package, PackageType, Unknown
-from shoal.model.sbom import ImageInfo, Sbom
+from shoal.model.sbom import ImageInfo, Platform, Sbom
 
 MAX_BYTES = 512 * 1024 * 1024  # a 100,000-package SBOM with Syft's properties is ~300 MB
 MAX_COMPONENTS = 1_000_000
@@ -179,6 +180,49 @@ def package_from_purl(
 # --- CycloneDX ---------------------------------------------------------------------
 
 
+def _image_info(reference: str, facts: Mapping[str, str]) -> ImageInfo:
+    """The image an SBOM describes: the digests and platform shoal's own exports record
+    (`shoal:image:*`; so that a scan of the SBOM names findings as a scan of the image
+    does), each left unknown when absent or malformed."""
+
+    def digest(key: str) -> str | None:
+        value = facts.get(key)
+        if value is None:
+            return None
+        try:
+            parse_digest(value)
+        except InvalidDigest:
+            return None
+        return value
+
+    platform = None
+    if facts.get("shoal:image:platform"):
+        try:
+            platform = Platform.parse(facts["shoal:image:platform"])
+        except ValueError:
+            platform = None
+    return ImageInfo(
+        reference=reference,
+        manifest_digest=digest("shoal:image:manifestDigest"),
+        config_digest=digest("shoal:image:configDigest"),
+        platform=platform,
+        index_digest=digest("shoal:image:indexDigest"),
+    )
+
+
+def _annotated_facts(p: Mapping[str, Any]) -> dict[str, str]:
+    """`name=value` lines of an SPDX element's annotations (how shoal writes facts)."""
+    out: dict[str, str] = {}
+    notes = p.get("annotations")
+    for note in notes if isinstance(notes, list) else ():
+        comment = note.get("comment") if isinstance(note, dict) else None
+        for line in comment.splitlines() if isinstance(comment, str) else ():
+            k, sep, v = line.partition("=")
+            if sep:
+                out.setdefault(k, v)
+    return out
+
+
 def _props(c: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     props = c.get("properties")
@@ -268,13 +312,15 @@ def _cyclonedx(doc: dict[str, Any], name: str) -> Sbom:
         packages.append(pkg)
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     image = meta.get("component") if isinstance(meta, dict) else None
+    facts: dict[str, str] = {}
     ref = name
     if isinstance(image, dict):
-        ref = _props(image).get("shoal:image:reference") or str(image.get("name") or name)
+        facts = _props(image)
+        ref = facts.get("shoal:image:reference") or str(image.get("name") or name)
     if distro is None:
         distro = next((p.distro for p in packages if p.distro is not None), None)
     return Sbom(
-        image=ImageInfo(reference=ref, manifest_digest=None, config_digest=None, platform=None),
+        image=_image_info(ref, facts),
         distro=distro,
         packages=tuple(packages),
         unknowns=tuple(unknowns),
@@ -351,10 +397,16 @@ def _spdx(doc: dict[str, Any], name: str) -> Sbom:
             (c[6:].strip()[:80] for c in creators if isinstance(c, str) and c.startswith("Tool:")),
             tool,
         )
-    return Sbom(
-        image=ImageInfo(
-            reference=image_ref, manifest_digest=None, config_digest=None, platform=None
+    facts = next(
+        (
+            _annotated_facts(p)
+            for p in pkgs
+            if isinstance(p, dict) and p.get("primaryPackagePurpose") == "CONTAINER"
         ),
+        {},
+    )
+    return Sbom(
+        image=_image_info(facts.get("shoal:image:reference") or image_ref, facts),
         distro=distro,
         packages=tuple(packages),
         unknowns=tuple(unknowns),

@@ -24,11 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shoal.db.events import append_event
-from shoal.db.findings import FindingChanges, ObservedFinding, row_finding_id, sync_findings
+from shoal.db.findings import FindingChanges, ObservedFinding, image_location, sync_findings
 from shoal.db.inventory import mark_scanned, subscription_settings
 from shoal.db.models import Finding, Image, Registry, Repository, Subscription
 from shoal.db.types import EventType, FindingState
 from shoal.model.advisory import Rating
+from shoal.model.finding import image_finding_id
 from shoal.service.context import ServiceContext
 
 
@@ -103,7 +104,8 @@ def record_assessment(
     now = ctx.clock.now()
     scope = scope or image_scope(session, image)
     before = image_health(session, image, scope.threshold)
-    changes = sync_findings(session, image, observed, now=now)
+    where = image_location(session, image)
+    changes = sync_findings(session, image, observed, now=now, where=where)
     mark_scanned(
         session, image, analyser_version=ctx.analyser_version, db_version=db_version, at=now
     )
@@ -121,7 +123,7 @@ def record_assessment(
             now=now,
         )
 
-    by_id = {row_finding_id(image, o.purl, o.vulnerability_id): o for o in observed}
+    by_id = {image_finding_id(where, o.purl, o.vulnerability_id): o for o in observed}
     for fid in changes.opened:
         o = by_id.get(fid)
         payload: dict[str, object] = (

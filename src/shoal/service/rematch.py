@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from shoal.db.dialect import dialect_name
 from shoal.db.events import append_events
-from shoal.db.findings import ObservedFinding, from_scan_finding, row_finding_id
+from shoal.db.findings import ObservedFinding, from_scan_finding, last_seen_of_image
 from shoal.db.inventory import subscription_settings
 from shoal.db.models import Finding, Image, Registry, Repository, SbomKey, Subscription
 from shoal.db.models import Sbom as SbomRow
@@ -56,7 +56,9 @@ from shoal.db.sboms import (
 from shoal.db.types import EventType, FindingState, JobKind
 from shoal.match.engine import keys_version, lookup_keys
 from shoal.model.advisory import Rating
+from shoal.model.finding import ImageLocation, image_finding_id
 from shoal.model.sbom import Sbom
+from shoal.oci.reference import registry_of_url
 from shoal.scan.memo import MemoMatcher
 from shoal.service.assess import Health, ImageScope, is_unhealthy
 from shoal.service.context import ServiceContext
@@ -485,10 +487,9 @@ class _Writes:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     reopened: list[dict[str, Any]] = field(default_factory=list)  # by id, with new data
     refreshed: list[dict[str, Any]] = field(default_factory=list)  # seen, data changed
-    seen: list[str] = field(default_factory=list)  # seen, nothing but last_seen changes
-    # images whose every finding not fixed (after `resolved`) was seen: last_seen for all
-    # of them in one statement per image batch instead of one id each
-    seen_images: list[int] = field(default_factory=list)
+    # exempted and seen, nothing else changed: last_seen only (an open row's last_seen
+    # is its image's last assessment, `findings.effective_last_seen`: not written)
+    seen: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     scanned: list[int] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -561,25 +562,15 @@ def _write_chunk(
 
     # the order of record_assessment: findings, then the image's stamps, events last
     if w.inserts:
-        s.execute(insert(Finding), w.inserts)
+        s.execute(insert(Finding).execution_options(render_nulls=True), w.inserts)
     for rows in (w.reopened, w.refreshed):
         if rows:
             s.execute(update(Finding), rows)  # executemany by primary key
-    for i in range(0, len(w.resolved), _IN_CHUNK):
+    for i in range(0, len(w.resolved), _IN_CHUNK):  # before the images' stamps
         s.execute(
             update(Finding)
             .where(Finding.id.in_(w.resolved[i : i + _IN_CHUNK]))
-            .values(state=FindingState.FIXED, resolved_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    for i in range(0, len(w.seen_images), _IN_CHUNK):  # after `resolved`: they are fixed now
-        s.execute(
-            update(Finding)
-            .where(
-                Finding.image_id.in_(w.seen_images[i : i + _IN_CHUNK]),
-                Finding.state != FindingState.FIXED,
-            )
-            .values(last_seen=now)
+            .values(state=FindingState.FIXED, resolved_at=now, last_seen=last_seen_of_image())
             .execution_options(synchronize_session=False)
         )
     for i in range(0, len(w.seen), _IN_CHUNK):
@@ -604,17 +595,19 @@ def _assess(
     image: Image,
     observed: Sequence[ObservedFinding],
     stored: dict[str, _StoredRow],
-    scopes: dict[int, ImageScope],
+    scopes: dict[int, _RepoScope],
     now: datetime,
     trigger: str,
     version: str,
 ) -> tuple[int, int]:
     """Add one image's assessment to `w` (`sync_findings` + `record_assessment`'s events
     and health rule); returns (opened, resolved)."""
-    scope = scopes[image.repository_id]
+    repo = scopes[image.repository_id]
+    scope = repo.scope
+    where = ImageLocation(repo.registry, repo.repository, image.digest, image.platform)
     seen: dict[str, ObservedFinding] = {}
     for o in observed:
-        seen.setdefault(row_finding_id(image, o.purl, o.vulnerability_id), o)
+        seen.setdefault(image_finding_id(where, o.purl, o.vulnerability_id), o)
     if image.last_scanned_at is None:
         before = Health.NOT_APPLICABLE
     else:
@@ -623,7 +616,6 @@ def _assess(
     open_after: list[Rating] = []
     opened: list[str] = []
     resolved: list[str] = []
-    seen_ids: list[str] = []
     still = 0
     for fid, o in seen.items():
         row = stored.get(fid)
@@ -673,23 +665,15 @@ def _assess(
             or layer != o.layer_diff_id
         ):
             w.refreshed.append({"id": fid, **data, "last_seen": now})
-        else:
-            seen_ids.append(fid)
+        elif state is FindingState.EXEMPTED:
+            w.seen.append(fid)
         if state is FindingState.OPEN:
             still += 1
             open_after.append(o.severity)
-    unseen_exempted = False
     for fid, row in stored.items():
-        if fid not in seen:
-            if row[0] is FindingState.OPEN:
-                w.resolved.append(fid)
-                resolved.append(fid)
-            elif row[0] is FindingState.EXEMPTED:
-                unseen_exempted = True  # keeps its last_seen
-    if unseen_exempted:
-        w.seen += seen_ids
-    elif seen_ids:
-        w.seen_images.append(image.id)
+        if fid not in seen and row[0] is FindingState.OPEN:
+            w.resolved.append(fid)
+            resolved.append(fid)
     after = Health.UNHEALTHY if is_unhealthy(open_after, scope.threshold) else Health.HEALTHY
     w.scanned.append(image.id)
 
@@ -738,20 +722,28 @@ def _assess(
     return len(opened), len(resolved)
 
 
-def _scopes(session: Session, repository_ids: Iterable[int]) -> dict[int, ImageScope]:
-    """`assess.image_scope` for many repositories in one query."""
+@dataclass(frozen=True, slots=True)
+class _RepoScope:
+    scope: ImageScope
+    registry: str  # as references spell it: what finding ids hash (`image_location`)
+    repository: str
+
+
+def _scopes(session: Session, repository_ids: Iterable[int]) -> dict[int, _RepoScope]:
+    """`assess.image_scope` and `findings.image_location`'s names for many repositories
+    in one query."""
     ids = sorted(set(repository_ids))
-    out: dict[int, ImageScope] = {}
+    out: dict[int, _RepoScope] = {}
     if not ids:
         return out
     rows = session.execute(
-        select(Repository.id, Registry.id, Subscription)
+        select(Repository.id, Repository.name, Registry.id, Registry.url, Subscription)
         .join(Registry, Registry.id == Repository.registry_id)
         .join(Subscription, Subscription.id == Registry.subscription_id)
         .where(Repository.id.in_(ids))
     )
-    for repo_id, registry_id, sub in rows:
-        out[int(repo_id)] = ImageScope(
-            sub.id, int(registry_id), int(repo_id), subscription_settings(sub).unhealthy_severity
-        )
+    for repo_id, repo_name, registry_id, url, sub in rows:
+        threshold = subscription_settings(sub).unhealthy_severity
+        scope = ImageScope(sub.id, int(registry_id), int(repo_id), threshold)
+        out[int(repo_id)] = _RepoScope(scope, registry_of_url(url), repo_name)
     return out

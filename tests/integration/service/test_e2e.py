@@ -18,6 +18,7 @@ sleeps, every wait polls with a deadline.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import signal
@@ -31,7 +32,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from shoal.cli.main import app as cli_app
 from shoal.config import Settings
 from shoal.service.clock import ManualClock
 from shoal.service.context import ServiceContext
@@ -236,6 +239,13 @@ def test_push_pull_and_feed_update_through_the_running_service(
         assert {f["image"]["digest"] for f in findings} == {digest}
         assert {f["image"]["registry_id"] for f in findings} == {link.registry_id}
         assert len(api.scanned_events(image["id"])) == 1
+        # `shoal scan` of the same image gives the same findings the same ids
+        res = CliRunner().invoke(
+            cli_app, ["scan", f"{reg.host}/team/app:v1", "--db", str(vulndb), "-o", "json"]
+        )
+        assert res.exit_code in (0, 1), res.output
+        cli_ids = {(f["vulnerability"], f["id"]) for f in json.loads(res.stdout)["findings"]}
+        assert cli_ids == {(f["vulnerability_id"], f["id"]) for f in findings}
         # the same findings through the other filters
         assert vulns(api.findings(registry_id=link.registry_id)) == vulns(findings)
         assert vulns(api.findings(package="urllib3")) >= {"CVE-2021-33503", "CVE-2023-45803"}

@@ -3,6 +3,7 @@ go through the API itself, and the problem+json check every error answer must pa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -33,10 +34,12 @@ def registry(
     c: Any,
     subscription_id: int,
     name: str = "local",
-    url: str = "http://127.0.0.1:5000",
+    url: str | None = None,
     kind: str = "distribution",
     **kw: Any,
 ) -> dict[str, Any]:
+    if url is None:  # a registry is added once: each name its own place
+        url = "http://127.0.0.1:5000" if name == "local" else f"https://{_host(name)}.example"
     resp = c.post(
         "/api/v1/registries",
         json={"subscription_id": subscription_id, "name": name, "url": url, "kind": kind, **kw},
@@ -44,3 +47,7 @@ def registry(
     assert resp.status_code == 201, resp.text
     doc: dict[str, Any] = resp.json()
     return doc
+
+
+def _host(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "registry"

@@ -175,7 +175,20 @@ def test_errors(client: TestClient, sub_id: int) -> None:
         422,
         "body.credentials.password",
     )
+    # a registry is added once (finding ids name its images by its host): not again in
+    # another spelling, nor in another subscription, nor by moving another one there
+    taken_url = client.get(f"{BASE}/{rid}").json()["url"]
+    other = subscription(client, "other")["id"]
+    for url in (taken_url, taken_url.upper() + "/", taken_url.replace("https://", "")):
+        problem(
+            client.post(BASE, json={"subscription_id": other, "name": "again", "url": url}),
+            409,
+            f"taken.example is already registry {rid} ('taken') of subscription {sub_id}",
+        )
     second = make(client, sub_id, name="second")["id"]
+    problem(
+        client.patch(f"{BASE}/{second}", json={"url": taken_url}), 409, "a registry is added once"
+    )
     problem(client.patch(f"{BASE}/{second}", json={"name": "taken"}), 409, "taken")
     problem(client.patch(f"{BASE}/{second}", json={"url": None}), 422, "body.url")
     problem(client.patch(f"{BASE}/{second}", json={"url": "http://example.com"}), 422, "http")
@@ -223,14 +236,11 @@ def test_connection_test_asks_the_real_registry(
     doc = client.post(f"{BASE}/{wrong}/test-connection").json()
     assert doc["ok"] is False and doc["status"] == 401 and "not-wonderland" not in str(doc)
 
-    right = make(
-        client,
-        sub_id,
-        name="right-password",
-        url=auth_registry.url,
-        credentials={"username": "alice", "password": "wonderland-42"},
-    )["id"]
-    assert client.post(f"{BASE}/{right}/test-connection").json()["ok"] is True
+    resp = client.patch(
+        f"{BASE}/{wrong}", json={"credentials": {"username": "alice", "password": "wonderland-42"}}
+    )
+    assert resp.status_code == 200, resp.text
+    assert client.post(f"{BASE}/{wrong}/test-connection").json()["ok"] is True
 
     closed = make(client, sub_id, name="closed", url=f"http://127.0.0.1:{free_port()}")["id"]
     doc = client.post(f"{BASE}/{closed}/test-connection").json()

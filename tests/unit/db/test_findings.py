@@ -18,11 +18,11 @@ from shoal.db.findings import (
     FindingFilter,
     ObservedFinding,
     decode_cursor,
+    effective_last_seen,
     encode_cursor,
     from_scan_finding,
-    image_finding_id,
+    image_location,
     list_findings,
-    row_finding_id,
     set_exempted,
     sync_findings,
 )
@@ -31,7 +31,7 @@ from shoal.db.models import Finding, Image, Repository
 from shoal.db.types import FindingState
 from shoal.model.advisory import FixState, Rating
 from shoal.model.finding import Finding as ModelFinding
-from shoal.model.finding import SeverityProvenance, package_ref
+from shoal.model.finding import ImageLocation, SeverityProvenance, image_finding_id, package_ref
 from shoal.model.package import Package, PackageType
 from tests.unit.db.factories import DIGEST_A, DIGEST_B, tree
 
@@ -113,30 +113,58 @@ def test_observed_from_a_scan_finding() -> None:
 
 
 def test_finding_id_is_documented_hash() -> None:
-    want = hashlib.sha256(
-        f"{DIGEST_A}\n{OPENSSL.purl}\n{OPENSSL.vulnerability_id}".encode()
-    ).hexdigest()[:32]
-    assert image_finding_id(DIGEST_A, OPENSSL.purl, OPENSSL.vulnerability_id) == want
-    assert image_finding_id(DIGEST_B, OPENSSL.purl, OPENSSL.vulnerability_id) != want
+    where = ImageLocation("127.0.0.1:5000", "library/alpine", DIGEST_A, "linux/arm/v7")
+    text = (
+        f"{DIGEST_A}\n{OPENSSL.purl}\n{OPENSSL.vulnerability_id}\n"
+        "repository=127.0.0.1:5000/library/alpine;platform=linux/arm/v7"
+    )
+    want = hashlib.sha256(text.encode()).hexdigest()[:32]
+    assert image_finding_id(where, OPENSSL.purl, OPENSSL.vulnerability_id) == want
+    for other in (
+        dataclasses.replace(where, digest=DIGEST_B),
+        dataclasses.replace(where, repository="library/alpine2"),
+        dataclasses.replace(where, registry="127.0.0.1:5001"),
+        dataclasses.replace(where, platform="linux/amd64"),
+    ):
+        assert image_finding_id(other, OPENSSL.purl, OPENSSL.vulnerability_id) != want
+
+
+def test_image_location_names_the_registry_as_references_do(session: Session) -> None:
+    img = _image(session)
+    assert image_location(session, img) == ImageLocation(
+        "127.0.0.1:5000", "library/alpine", DIGEST_A, "linux/arm/v7"
+    )
+
+
+def _fid(session: Session, img: Image, o: ObservedFinding) -> str:
+    return image_finding_id(image_location(session, img), o.purl, o.vulnerability_id)
 
 
 def test_sync_opens_resolves_and_reopens(session: Session) -> None:
     img = _image(session)
     ch = sync_findings(session, img, [OPENSSL, BUSYBOX, OPENSSL], now=T0)
     assert len(ch.opened) == 2 and ch.resolved == () and ch.still_open == 0
-    fid_ssl = row_finding_id(img, OPENSSL.purl, OPENSSL.vulnerability_id)
-    fid_bb = row_finding_id(img, BUSYBOX.purl, BUSYBOX.vulnerability_id)
+    fid_ssl = _fid(session, img, OPENSSL)
+    fid_bb = _fid(session, img, BUSYBOX)
+    img.last_scanned_at = T0  # as record_assessment stamps it after the sync
     session.commit()
 
     # busybox upgraded: resolved; openssl still there; zlib newly matched after a feed update
-    ch = sync_findings(session, img, [OPENSSL, ZLIB], now=T0 + timedelta(days=1))
+    t1 = T0 + timedelta(days=1)
+    ch = sync_findings(session, img, [OPENSSL, ZLIB], now=t1)
     assert ch.resolved == (fid_bb,) and ch.still_open == 1 and len(ch.opened) == 1
+    img.last_scanned_at = t1
+    session.commit()
+    session.expire_all()
     bb = session.get(Finding, fid_bb)
     assert bb is not None and bb.state is FindingState.FIXED
-    assert bb.resolved_at == T0 + timedelta(days=1)
+    assert bb.resolved_at == t1
+    assert bb.last_seen == T0  # the last assessment that saw it
     ssl = session.get(Finding, fid_ssl)
     assert ssl is not None
-    assert (ssl.first_seen, ssl.last_seen) == (T0, T0 + timedelta(days=1))
+    # seen again, unchanged: the row is not rewritten; its last_seen is the image's
+    assert (ssl.first_seen, ssl.last_seen) == (T0, T0)
+    assert effective_last_seen(ssl.state, ssl.last_seen, img.last_scanned_at) == t1
     assert ssl.fixed_versions == ["1.1.1l-r0"] and ssl.layer_diff_id == OPENSSL.layer_diff_id
 
     # busybox back (image rebuilt from an old base): the same finding reopens
@@ -152,14 +180,23 @@ def test_sync_opens_resolves_and_reopens(session: Session) -> None:
 def test_exempted_findings_stay_exempted(session: Session) -> None:
     img = _image(session)
     sync_findings(session, img, [OPENSSL], now=T0)
-    fid = row_finding_id(img, OPENSSL.purl, OPENSSL.vulnerability_id)
+    fid = _fid(session, img, OPENSSL)
+    session.commit()
+    img.last_scanned_at = T0 + timedelta(hours=1)  # seen again, row not rewritten
     session.commit()
     assert set_exempted(session, fid, True)
     assert not set_exempted(session, fid, True)
+    session.expire_all()
+    f = session.get(Finding, fid)
+    assert f is not None and f.last_seen == T0 + timedelta(hours=1)  # stored when exempted
     ch = sync_findings(session, img, [OPENSSL], now=T0 + timedelta(days=1))
     assert ch == type(ch)((), (), 0)
     ch = sync_findings(session, img, [], now=T0 + timedelta(days=2))
     assert ch.resolved == ()  # exempted is not "resolved"
+    session.flush()
+    session.expire_all()
+    f = session.get(Finding, fid)
+    assert f is not None and f.last_seen == T0 + timedelta(days=1)  # not seen on day 2
     assert set_exempted(session, fid, False)
     f = session.get(Finding, fid)
     assert f is not None and f.state is FindingState.OPEN

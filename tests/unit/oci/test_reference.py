@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shoal.errors import InvalidReference, ShoalError
-from shoal.oci.reference import Reference, api_host, parse_reference
+from shoal.oci.reference import Reference, api_host, parse_reference, registry_of_url
 
 D = "sha256:" + "a" * 64
 
@@ -165,3 +165,23 @@ def test_grammar_alphabet_parses_or_fails_cleanly(text: str) -> None:
         return
     assert ref.repository == ref.repository.lower()
     assert parse_reference(ref.normalized) == ref
+
+
+@pytest.mark.parametrize(
+    ("url", "registry"),
+    [
+        ("https://ghcr.io", "ghcr.io"),
+        ("https://GHCR.io:443/", "ghcr.io"),
+        ("http://127.0.0.1:5000", "127.0.0.1:5000"),
+        ("http://localhost:80", "localhost"),
+        ("https://registry.example.com:8443", "registry.example.com:8443"),
+        ("localhost:5000", "localhost:5000"),
+        ("https://registry-1.docker.io", "docker.io"),
+        ("https://index.docker.io", "docker.io"),
+        ("http://[::1]:5000", "[::1]:5000"),
+    ],
+)
+def test_registry_of_url_names_it_as_references_do(url: str, registry: str) -> None:
+    assert registry_of_url(url) == registry
+    if "://" in url and "docker.io" not in url:
+        assert parse_reference(f"{registry}/team/app:v1").registry == registry

@@ -7,7 +7,7 @@ import hashlib
 
 from shoal.match.engine import MatchEngine
 from shoal.model.advisory import CveEnrichment, FixState, Rating, Severity
-from shoal.model.finding import Finding, finding_id
+from shoal.model.finding import Finding, finding_key
 from shoal.model.package import Package
 from shoal.scan.findings import build_findings, vulnerability_ids
 from shoal.vulndb.protocol import MemoryVulnSource
@@ -68,12 +68,12 @@ def test_advisory_without_cve_is_reported_under_its_ghsa_alias() -> None:
     assert f.ids == ("GHSA-gv9j-4w24-q7vx", "GO-2022-0368")
 
 
-def test_finding_id_is_truncated_sha256_of_purl_and_vulnerability() -> None:
+def test_finding_key_is_truncated_sha256_of_purl_and_vulnerability() -> None:
     (f,) = findings(
         [py("pyyaml", "5.3.1")], MemoryVulnSource(advisories(["osv-pypi/PYSEC-2021-142"]))
     )
     expected = hashlib.sha256(b"pkg:pypi/pyyaml@5.3.1\nCVE-2020-14343").hexdigest()[:16]
-    assert f.id == expected == finding_id("pkg:pypi/pyyaml@5.3.1", "CVE-2020-14343")
+    assert f.key == expected == finding_key("pkg:pypi/pyyaml@5.3.1", "CVE-2020-14343")
 
 
 def test_osv_cvss_vector_gives_the_severity_when_nvd_has_none() -> None:

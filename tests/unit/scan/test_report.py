@@ -58,9 +58,11 @@ def test_ignore_rules_by_any_id_package_and_expiry() -> None:
     assert len(rep.findings) == 4
 
 
-def test_ignore_by_finding_id(report: ScanReport) -> None:
+def test_ignore_by_finding_id_or_key(report: ScanReport) -> None:
     f = report.findings[0]
     rep = run(ignore_rules=[IgnoreRule(f.id)])
+    assert [i.finding.id for i in rep.ignored] == [f.id]
+    rep = run(ignore_rules=[IgnoreRule(f.key)])  # the same package in any image
     assert [i.finding.id for i in rep.ignored] == [f.id]
 
 
@@ -76,3 +78,26 @@ def test_parse_severities() -> None:
         ValueError, match=r"^unknown severity 'severe' \(expected one of critical, high"
     ):
         parse_severities("high,severe")
+
+
+def test_finding_ids_name_the_image_as_the_service_does() -> None:
+    from shoal.model.finding import ImageLocation
+    from shoal.model.sbom import ImageInfo, Platform
+    from shoal.scan.report import image_location
+
+    d, idx = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    amd64 = Platform("linux", "amd64")
+    pulled = ImageInfo("127.0.0.1:5000/team/app:v1", d, None, amd64)
+    assert image_location(pulled) == ImageLocation("127.0.0.1:5000", "team/app", d, "linux/amd64")
+    # a platform of an index: the service stores it under the index's digest
+    arm = ImageInfo("docker.io/library/alpine:3.19", d, None, Platform("linux", "arm64", "v8"),
+                    index_digest=idx)  # fmt: skip
+    assert image_location(arm) == ImageLocation(
+        "docker.io", "library/alpine", idx, "linux/arm64/v8"
+    )
+    # read from disk: no registry, no repository
+    for ref in ("oci-dir:/tmp/layout:v1", "docker-archive:/tmp/app.tar", "oci-archive:x.tar"):
+        assert image_location(ImageInfo(ref, d, None, amd64)) == ImageLocation(
+            "", "", d, "linux/amd64"
+        )
+    assert image_location(ImageInfo("sbom.json", None, None, None)).digest == ""

@@ -50,6 +50,7 @@ from shoal.service.rematch import (
     rematch_images,
     submit_rematch_for_keys,
 )
+from shoal.service.views.findings import get_finding
 from shoal.vulndb.resolve import bundled_path
 from shoal.vulndb.store import VulnDB
 from tests.support.service import START
@@ -416,6 +417,14 @@ def test_unchanged_images_get_exactly_what_record_assessment_writes(
 
     assert state(batched) == state(single)
     assert state(batched)[0] == clock.now()
+    with ctx.read() as s:  # the view's last_seen of an open finding: this assessment
+        open_ids = s.scalars(
+            select(Finding.id).where(
+                Finding.image_id == batched, Finding.state == FindingState.OPEN
+            )
+        ).all()
+        assert open_ids
+        assert {get_finding(s, fid).last_seen for fid in open_ids} == {clock.now()}
 
 
 def test_images_without_an_sbom_are_skipped_and_a_corrupt_one_fails_only_itself(
@@ -608,6 +617,15 @@ def test_the_batched_write_equals_record_assessment_for_every_kind_of_change(
 
     single, batched = state(twins["single"]), state(twins["batched"])
     assert single == batched
+    # last_seen: the last assessment that saw each one (assessment n ran at START + n+1 h)
+    h = [START + timedelta(hours=n) for n in range(7)]
+    last = {r[1]: (r[6], r[8]) for r in single[3]}  # type: ignore[union-attr]
+    assert last == {
+        "CVE-1": (FindingState.FIXED, h[5]),  # reopened by assessment 4, gone in 5
+        "CVE-2": (FindingState.EXEMPTED, h[5]),  # seen through assessment 4
+        "CVE-3": (FindingState.FIXED, h[3]),  # re-rated by assessment 2, gone in 3
+        "CVE-4": (FindingState.EXEMPTED, h[5]),
+    }
     kinds = {e[1] for e in single[4]}  # type: ignore[union-attr]
     assert kinds == set(EventType)
     changed = [e[2] for e in single[4] if e[1] is EventType.ASSESSMENT_CHANGED]  # type: ignore[union-attr]

@@ -34,9 +34,16 @@ from shoal.api.pagination import CursorParam, Limit, Page, decode_cursor, next_c
 from shoal.api.problems import Problem, bad_request, conflict, not_found
 from shoal.api.security import Permission, authorize
 from shoal.db.crypto import CredentialCipher, RegistryCredentials
-from shoal.db.inventory import create_registry, rotate_webhook_secret, set_registry_credentials
+from shoal.db.findings import rekey_registry_findings
+from shoal.db.inventory import (
+    create_registry,
+    registry_at,
+    rotate_webhook_secret,
+    set_registry_credentials,
+)
 from shoal.db.models import Registry, Subscription
 from shoal.db.types import RegistryKind
+from shoal.oci.reference import registry_of_url
 from shoal.service.context import ServiceContext
 from shoal.service.registry_access import RegistryAccessError, registry_endpoint, test_connection
 
@@ -128,6 +135,15 @@ def _credentials(body: CredentialsIn) -> RegistryCredentials:
     return RegistryCredentials(body.username, body.password.get_secret_value())
 
 
+def _place_taken(session: Session, url: str, but: int | None = None) -> None:
+    other = registry_at(session, url, but=but)
+    if other is not None:
+        raise conflict(
+            f"{registry_of_url(url)} is already registry {other.id} ({other.name[:200]!r}) "
+            f"of subscription {other.subscription_id}: a registry is added once"
+        )
+
+
 def _name_taken(session: Session, subscription_id: int, name: str, but: int | None = None) -> None:
     q = select(Registry.id).where(
         Registry.subscription_id == subscription_id, Registry.name == name
@@ -185,6 +201,7 @@ def create(body: RegistryCreate, db: WriteDb, ctx: Ctx) -> RegistryCreated:
     # without credentials the cipher is never used; a throwaway one satisfies the signature
     cipher = _cipher(ctx) if creds else (ctx.cipher or _THROWAWAY)
     _name_taken(db, body.subscription_id, body.name)
+    _place_taken(db, url)
     try:
         new = create_registry(
             db,
@@ -221,8 +238,12 @@ def patch(registry_id: Id, body: RegistryPatch, db: WriteDb, ctx: Ctx) -> Regist
             raise Problem(
                 422, "Invalid request", f"body.{field}: may not be null", type_="invalid-request"
             )
+    moved = False
     if body.url is not None:
-        reg.url = _check_url(ctx, body.name or reg.name, body.url)
+        url = _check_url(ctx, body.name or reg.name, body.url)
+        _place_taken(db, url, but=reg.id)
+        moved = registry_of_url(url) != registry_of_url(reg.url)
+        reg.url = url
     if "credentials" in given:
         if body.credentials is None:
             reg.credentials = None
@@ -235,6 +256,8 @@ def patch(registry_id: Id, body: RegistryPatch, db: WriteDb, ctx: Ctx) -> Regist
         db.flush()
     except IntegrityError as e:
         raise conflict(f"the registry name {str(body.name)[:200]!r} is taken") from e
+    if moved:  # finding ids name the registry's host: its findings keep theirs under the new one
+        rekey_registry_findings(db, reg.id)
     return registry_out(ctx, reg)
 
 

@@ -87,6 +87,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
     s = f.severity
     return {
         "id": f.id,
+        "key": f.key,
         "vulnerability": f.vulnerability,
         "ids": list(f.ids),
         "package": {

@@ -97,8 +97,9 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                         "logicalLocations": [{"name": package_ref(f.package), "kind": "package"}],
                     }
                 ],
-                "partialFingerprints": {"shoalFindingId/v1": f.id},
+                "partialFingerprints": {"shoalFindingKey/v1": f.key},
                 "properties": {
+                    "findingId": f.id,
                     "purl": package_ref(f.package),
                     "installedVersion": f.package.version,
                     "fixState": f.fix_state.value,

@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Row, Select, String, literal, select, text
 from sqlalchemy.orm import Session
 
 from shoal.db.events import append_event
-from shoal.db.findings import set_exempted
+from shoal.db.findings import effective_last_seen, set_exempted
 from shoal.db.models import PURL_LEN, Finding, Image, Registry, Repository
 from shoal.db.types import EventType, FindingState, UtcDateTime
 from shoal.model.advisory import Rating
@@ -279,7 +279,7 @@ def to_row(f: Finding | Row[Any], image: ImageContext) -> FindingRow:
         layer_diff_id=f.layer_diff_id,
         state=f.state,
         first_seen=f.first_seen,
-        last_seen=f.last_seen,
+        last_seen=effective_last_seen(f.state, f.last_seen, image.last_scanned_at),
         resolved_at=f.resolved_at,
         image=image,
         exemption_reason=f.exemption_reason,

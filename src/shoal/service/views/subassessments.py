@@ -30,6 +30,7 @@ from packageurl import PackageURL
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shoal.db.findings import effective_last_seen
 from shoal.db.models import Finding, Subscription
 from shoal.db.types import FindingState
 from shoal.model.advisory import Rating
@@ -206,7 +207,7 @@ def _envelope(
         "impact": _IMPACT[f.severity],
         "category": _category(f.package_purl)[0] if key is AssessmentKey.MDVM else "Vulnerability",
         "description": info.description or info.summary or f.vulnerability_id,
-        "timeGenerated": _iso(f.last_seen),
+        "timeGenerated": _iso(effective_last_seen(f.state, f.last_seen, image.last_scanned_at)),
         "resourceDetails": {
             "source": "Azure",
             "id": f"/repositories/{image.repository_name}/images/{image.digest}",
@@ -357,7 +358,7 @@ def _shoal(f: Finding, image: ImageContext, info: VulnInfo) -> dict[str, Any]:
         "fixedVersions": list(f.fixed_versions or ()),
         "layerDiffId": f.layer_diff_id,
         "firstSeen": _iso(f.first_seen),
-        "lastSeen": _iso(f.last_seen),
+        "lastSeen": _iso(effective_last_seen(f.state, f.last_seen, image.last_scanned_at)),
         "resolvedAt": _iso(f.resolved_at),
         "registryHost": image.registry_host,
         "registryId": image.registry_id,

@@ -33,7 +33,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shoal.api.app import create_app
-from shoal.db.findings import ObservedFinding, image_finding_id
+from shoal.db.findings import ObservedFinding
 from shoal.db.inventory import (
     SubscriptionSettings,
     create_registry,
@@ -44,6 +44,7 @@ from shoal.db.inventory import (
 from shoal.db.models import Image
 from shoal.db.types import RegistryKind
 from shoal.model.advisory import Rating
+from shoal.model.finding import ImageLocation, image_finding_id
 from shoal.service.assess import record_assessment
 from shoal.service.clock import ManualClock
 from shoal.service.context import ServiceContext
@@ -97,13 +98,13 @@ class World:
     digests: dict[str, str] = field(default_factory=dict)
     image_repo: dict[str, int] = field(default_factory=dict)
 
+    where: dict[str, ImageLocation] = field(default_factory=dict)
+
     def fid(self, image: str, o: ObservedFinding) -> str:
-        """The finding's stable id, computed as `row_finding_id` does (digest, purl,
-        vulnerability, and the row's repository and platform)."""
-        qualifier = f"repository={self.image_repo[image]};platform=linux/amd64"
-        return image_finding_id(
-            self.digests[image], o.purl, o.vulnerability_id, qualifier=qualifier
-        )
+        """The finding's stable id (digest, purl, vulnerability, and where the image is:
+        the registry as references name it, repository and platform), as `shoal scan`
+        computes it too."""
+        return image_finding_id(self.where[image], o.purl, o.vulnerability_id)
 
 
 def clock(ctx: ServiceContext) -> ManualClock:
@@ -148,6 +149,9 @@ def seed(ctx: ServiceContext) -> World:
             w.images[key] = img.id
             w.digests[key] = digest
             w.image_repo[key] = img.repository_id
+            host = {"reg1": "reg1.example:5000", "reg2": "reg2.example", "reg3": "reg3.example"}
+            registry, _, repo_name = repo.partition("/")
+            w.where[key] = ImageLocation(host[registry], repo_name, digest, "linux/amd64")
     plan = (
         ("i1", [OPENSSL_3400, OPENSSL_0108, ZLIB_45853]),
         ("i2", [REQUESTS_GHSA, OPENSSL_3400]),

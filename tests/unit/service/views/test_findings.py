@@ -30,6 +30,7 @@ from tests.unit.service.views.seed import (
     REQUESTS_GHSA,
     ZLIB_45853,
     World,
+    assess,
 )
 
 OPEN: list[tuple[str, ObservedFinding]] = [
@@ -369,3 +370,55 @@ def test_exemption_refusals_change_nothing(
         assert get_finding(s, fid).state is before
     with vctx.write() as s, pytest.raises(NotFound):
         set_exemption(s, "f" * 32, exempted=True, reason="r", now=START)
+
+
+def test_a_registry_moved_to_another_host_keeps_its_findings_under_new_ids(
+    vctx: ServiceContext, world: World
+) -> None:
+    """Finding ids name the registry's host: after its URL moves, its findings (with
+    their exemptions and first_seen) and the events naming them carry the ids the new
+    host makes; another registry's findings keep theirs."""
+    from fastapi.testclient import TestClient
+
+    from shoal.api import create_app
+    from shoal.model.finding import image_finding_id
+
+    moved, kept = world.fid("i1", OPENSSL_3400), world.fid("i3", OPENSSL_3400)
+    with vctx.write() as s:
+        set_exemption(s, moved, exempted=True, reason="not shipped", now=vctx.clock.now())
+    with vctx.read() as s:
+        before = get_finding(s, moved)
+    with TestClient(create_app(vctx)) as c:
+        resp = c.patch(
+            f"/api/v1/registries/{world.regs['reg1']}", json={"url": "https://Moved.example:443"}
+        )
+        assert resp.status_code == 200, resp.text
+        assert c.get(f"/api/v1/findings/{moved}").status_code == 404
+    where = world.where["i1"]
+    new = image_finding_id(
+        type(where)("moved.example", where.repository, where.digest, where.platform),
+        OPENSSL_3400.purl,
+        OPENSSL_3400.vulnerability_id,
+    )
+    with vctx.read() as s:
+        after = get_finding(s, new)
+        assert (after.state, after.exemption_reason, after.first_seen) == (
+            FindingState.EXEMPTED,
+            "not shipped",
+            before.first_seen,
+        )
+        assert get_finding(s, kept).id == kept  # reg2's copy of the same image
+        named = set(s.scalars(select(Event.finding_id).where(Event.finding_id.is_not(None))))
+        assert new in named and moved not in named and kept in named
+    # and the next assessment finds them under the new ids: nothing opens or resolves
+    i1 = [OPENSSL_3400, OPENSSL_0108]
+    mark = _last_event_id(vctx)
+    assess(vctx, world.images["i1"], i1, START + timedelta(hours=30))
+    with vctx.read() as s:
+        types = {e.type for e in s.scalars(select(Event).where(Event.id > mark))}
+    assert types == {EventType.IMAGE_SCANNED}
+
+
+def _last_event_id(ctx: ServiceContext) -> int:
+    with ctx.read() as s:
+        return int(s.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0)
