@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from shoal.db.crypto import (
@@ -271,17 +271,27 @@ def image_tags(session: Session, image_id: int) -> list[str]:
     )
 
 
+def pulled_as(repository_id: int, digest: str) -> ColumnElement[bool]:
+    """The image rows a pull of `digest` in the repository is a pull of: the digest's own
+    rows, and the platform of an index whose manifest `digest` is."""
+    return and_(
+        Image.repository_id == repository_id,
+        or_(Image.digest == digest, Image.manifest_digest == digest),
+    )
+
+
 def record_pull(
     session: Session, repository_id: int, digest: str, *, at: datetime | None = None
 ) -> int:
-    """Note a pull of `digest` (every platform of it); returns the images updated.
-    An older event delivered late never moves `last_pulled_at` back."""
+    """Note a pull of `digest`: every platform of it, or the one platform of an index
+    whose own manifest it is (a client fetches the index, then its platform's manifest);
+    returns the images updated. An older event delivered late never moves
+    `last_pulled_at` back."""
     at = at or _now()
     result = session.execute(
         update(Image)
         .where(
-            Image.repository_id == repository_id,
-            Image.digest == digest,
+            pulled_as(repository_id, digest),
             or_(Image.last_pulled_at.is_(None), Image.last_pulled_at < at),
         )
         .values(last_pulled_at=at)

@@ -138,12 +138,16 @@ class Image(Base):
         Index("ix_images_last_pulled_at", "last_pulled_at"),
         Index("ix_images_pushed_at", "pushed_at"),
         Index("ix_images_digest", "digest"),
+        Index("ix_images_repository_manifest_digest", "repository_id", "manifest_digest"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     digest: Mapped[str] = mapped_column(String(DIGEST_LEN))
     platform: Mapped[str] = mapped_column(String(100))  # "linux/amd64"; "" before analysis
+    # the platform's own manifest, once analysed: `digest` itself, or for one platform of
+    # an index the child manifest a client fetches after the index (its pull is this row's)
+    manifest_digest: Mapped[str | None] = mapped_column(String(DIGEST_LEN))
     pushed_at: Mapped[datetime | None]
     last_pulled_at: Mapped[datetime | None]
     last_scanned_at: Mapped[datetime | None]

@@ -12,8 +12,12 @@ What each event does:
 - `PullEvent`: `last_pulled_at` of every row of the digest moves forward (never back).
   A digest the service has never seen is recorded as an image with an unknown push time
   (`pushed_at` NULL), marked pulled, and scanned: it is in use, so it must be assessed.
-  (A known limitation: a client pulling a multi-platform image by digest also fetches
-  the child manifest, which is then recorded as an image of its own.)
+  A client pulling a multi-platform image fetches the index, then its platform's own
+  manifest: that second pull is a pull of the platform's row (`images.manifest_digest`,
+  known once the index is analysed). One that arrives before the analysis makes a row
+  of its own for now, as does each platform manifest a client pushes (untagged, by
+  digest) before pushing the index; the index's scan merges those into its platform
+  rows (`scanning.absorb_platform_pulls`).
 - `Deleted` with a digest (a manifest delete): the image rows of that digest are
   removed, and with them (ON DELETE CASCADE) their tags and findings, so the image leaves
   every open count and view at once. The event log keeps what was said about it. A blob
@@ -49,7 +53,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from shoal.db.inventory import ensure_repository, record_pull, record_push
+from shoal.db.inventory import ensure_repository, pulled_as, record_pull, record_push
 from shoal.db.models import Image, ImageTag, Registry, Repository, Subscription
 from shoal.errors import ShoalError
 from shoal.service.context import ServiceContext
@@ -164,7 +168,9 @@ def _pull(
     repo = _repository(session, registry.id, ev.repository)
     if repo is not None and record_pull(session, repo.id, ev.digest, at=at) > 0:
         return
-    if repo is not None and _rows(session, repo.id, ev.digest):
+    if repo is not None and session.scalar(
+        select(Image.id).where(pulled_as(repo.id, ev.digest)).limit(1)
+    ):
         return  # known, and already pulled at or after `at` (a late delivery)
     # never seen: in use right now, so record it and assess it
     repo = repo or ensure_repository(session, registry.id, ev.repository, now=now)

@@ -28,6 +28,11 @@ Rows and platforms (the rule that makes a re-scan idempotent):
   recorded a new "" row) is merged into the platform rows: its tags move to the first
   of them, its push/pull times carry over, and it is deleted. Pushing or scanning the
   same digest again therefore never adds rows.
+- Each platform row records its own manifest's digest (`manifest_digest`: the digest
+  itself, or the index's child). Rows of that child digest in the repository, untagged
+  (made by the client pushing each platform's manifest before the index, or pulling it
+  after the index, before this scan knew), are merged into the platform row and deleted
+  (`absorb_platform_pulls`); a later pull of the child is that row's pull.
 - A tag names one row (`image_tags` is unique per repository and tag): an index's tags
   stay on its first platform row. The tags of any platform row are those of the rows
   with the same repository and digest (`digest_tags`).
@@ -53,7 +58,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from shoal.db.findings import ObservedFinding, from_scan_finding
@@ -172,6 +177,8 @@ def handle_scan(ctx: ServiceContext, payload: dict[str, Any]) -> None:
         rows = _group(s, target)
         stored = _stored_versions(s, target.digest)
 
+    if _is_platform_of_index(ctx, target):
+        return
     vdb = ctx.vulndb.current()
     db_version = vdb.version
     if not _work_left(ctx, rows, db_version):
@@ -389,13 +396,76 @@ def _record(
         )
         s.delete(placeholder)
         s.flush()
-    for row in assigned:
+    for result, row in zip(results, assigned, strict=True):
         row.pushed_at = pushed
         row.last_pulled_at = pulled
+        row.manifest_digest = result.sbom.image.manifest_digest or target.digest
+        if row.manifest_digest != row.digest:  # a platform of an index
+            absorb_platform_pulls(s, row)
     for result, row in zip(results, assigned, strict=True):
         if _is_current(ctx, row, db_version):
             continue
         record_assessment(s, ctx, row, result.observed, db_version=db_version, trigger=trigger)
+
+
+def _is_platform_of_index(ctx: ServiceContext, target: _Target) -> bool:
+    """Whether the target is the manifest of one platform of an index analysed in the
+    same repository, recorded from its push or a pull before that analysis: then it is
+    merged into the platform's row (`absorb_platform_pulls`) and not scanned."""
+    with ctx.read() as s:
+        if not s.scalar(
+            select(Image.id).where(_platform_rows(target.repository_id, target.digest)).limit(1)
+        ):
+            return False
+    merged = False
+    with ctx.write() as s:
+        for parent in s.scalars(
+            select(Image).where(_platform_rows(target.repository_id, target.digest))
+        ):
+            merged = absorb_platform_pulls(s, parent) or merged
+    if merged:
+        log.info(
+            "pulled manifest is a platform of an index: merged into its row",
+            extra={"image_id": target.image_id, "digest": target.digest},
+        )
+    return merged
+
+
+def _platform_rows(repository_id: int, manifest_digest: str) -> ColumnElement[bool]:
+    return and_(
+        Image.repository_id == repository_id,
+        Image.manifest_digest == manifest_digest,
+        Image.digest != manifest_digest,
+    )
+
+
+def absorb_platform_pulls(s: Session, platform_row: Image) -> bool:
+    """Remove the rows `platform_row`'s own manifest got before its index was analysed,
+    moving their pull time onto `platform_row`: a client pushing an index pushes each
+    platform's manifest first (by digest, untagged), and one pulling it fetches the
+    platform's manifest after the index; the registry notifies each. A platform manifest
+    with a tag of its own is an image of its own and stays. Their findings go with them
+    (the platform row has its own). True if any was removed."""
+    if not platform_row.manifest_digest or platform_row.manifest_digest == platform_row.digest:
+        return False
+    rows = list(
+        s.scalars(
+            select(Image).where(
+                Image.repository_id == platform_row.repository_id,
+                Image.digest == platform_row.manifest_digest,
+            )
+        )
+    )
+    if not rows:
+        return False
+    if s.scalar(select(ImageTag.id).where(ImageTag.image_id.in_([r.id for r in rows])).limit(1)):
+        return False
+    pulled = _latest([platform_row.last_pulled_at, *(r.last_pulled_at for r in rows)])
+    platform_row.last_pulled_at = pulled
+    for r in rows:
+        s.delete(r)
+    s.flush()
+    return True
 
 
 def _latest(values: Any) -> datetime | None:

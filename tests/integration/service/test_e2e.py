@@ -305,6 +305,51 @@ def test_push_pull_and_feed_update_through_the_running_service(
         assert api.get(f"/assessments/registries/{link.registry_id}")["images"]["total"] == 0
 
 
+def test_pulling_a_multi_platform_image_is_a_pull_of_its_platform_row(
+    tmp_path: Path,
+    database_url: str | None,
+    vulndb: Path,
+    service_port: int,
+    linked: list[LinkedRegistry],
+    request: pytest.FixtureRequest,
+) -> None:
+    """A client pulling an index fetches the index, then its platform's manifest, and the
+    registry notifies both pulls: the platform's is that row's pull, not an image of its
+    own (which would be scanned and counted twice)."""
+    from tests.unit.service.test_scanning import build_app_image as build_index
+
+    with serve(tmp_path, database_url, vulndb, service_port) as svc:
+        api = ShoalApi(svc.client)
+        sub = api.create_subscription("platform-team")
+        link = connect_registry(api, sub["id"], tmp_path / "registry")
+        linked.append(link)
+        reg = link.registry
+        built = build_index(tmp_path / "multi", multi=True, marker=request.node.nodeid)
+        push(built.layout, built.tag, f"{reg.host}/team/multi:v1", all_platforms=True)
+        image = api.wait_image(link.registry_id, "team/multi", built.digest)
+        api.wait_scanned(image["id"])
+        wait_for(
+            lambda: len(api.images(registry_id=link.registry_id)) == 2,
+            "one row per platform",
+            state=lambda: api.images(registry_id=link.registry_id),
+        )
+
+        skopeo_pull(f"{reg.host}/team/multi:v1", tmp_path / "pulled")  # this machine's platform
+        # a push after the pull: the registry notifies in order, so once this image is in,
+        # the pulls before it were ingested too
+        marker = tmp_path / "marker"
+        marker_digest = build_app_image(marker, "v1", marker=f"{request.node.nodeid}/marker")
+        push(marker, "v1", f"{reg.host}/team/marker:v1")
+        api.wait_image(link.registry_id, "team/marker", marker_digest)
+
+        rows = [i for i in api.images(registry_id=link.registry_id) if i["digest"] != marker_digest]
+        assert sorted((i["digest"], i["platform"]) for i in rows) == [
+            (built.digest, "linux/amd64"),
+            (built.digest, "linux/arm64/v8"),
+        ]
+        assert all(i["last_pulled_at"] for i in rows if i["platform"] == "linux/amd64")
+
+
 def test_a_registry_without_notifications_is_scanned_on_request(
     tmp_path: Path,
     database_url: str | None,

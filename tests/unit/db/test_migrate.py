@@ -14,7 +14,7 @@ from shoal.db.models import Base
 from shoal.model.finding import ImageLocation, image_finding_id
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0004"  # the newest migration
+HEAD = "0005"  # the newest migration
 
 
 def _tables(url: str) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -389,3 +390,128 @@ def test_the_same_digest_in_a_second_repository_reuses_the_sboms(
     assert drain(ctx) == 2
     assert [p for _, _, p in rows(ctx, first.repository_id)] == ["linux/amd64", "linux/arm64/v8"]
     assert [p for _, _, p in rows(ctx, second_repo)] == ["linux/amd64", "linux/arm64/v8"]
+
+
+# -- pulls of one platform of an index ---------------------------------------------------
+
+
+def _pull(ctx: ServiceContext, registry_id: int, digest: str, tag: str | None = None) -> None:
+    """What a pull notification does: `ingest_events` with one `PullEvent`."""
+    from shoal.service.ingest import ingest_events
+    from shoal.triggers.base import PullEvent
+
+    with ctx.write() as s:
+        reg = s.get(Registry, registry_id)
+        assert reg is not None
+        ev = PullEvent("127.0.0.1:9", "app", digest, tag, ctx.clock.now(), "distribution")
+        ingest_events(s, ctx, reg, [ev])
+
+
+def _pulled_at(ctx: ServiceContext, repository_id: int) -> dict[tuple[str, str], object]:
+    with ctx.read() as s:
+        return {
+            (i.digest, i.platform): i.last_pulled_at
+            for i in s.scalars(select(Image).where(Image.repository_id == repository_id))
+        }
+
+
+def test_a_pull_of_one_platform_of_an_index_is_a_pull_of_its_row(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    """A client pulling a multi-platform image fetches the index, then its platform's
+    manifest; Distribution notifies both. The second is the platform row's pull, not a
+    new image."""
+    built = build_app_image(tmp_path / "multi", multi=True)
+    sboms = analyse_layout(ctx, built)
+    amd_child = sboms[0].image.manifest_digest
+    assert amd_child and amd_child != built.digest
+    store(ctx, sboms)
+    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
+    submit(ctx, ids.image_id)
+    assert drain(ctx) == 1
+    with ctx.read() as s:
+        assert [i.manifest_digest for i in s.scalars(select(Image).order_by(Image.id))] == [
+            sbom.image.manifest_digest for sbom in sboms
+        ]
+
+    ctx.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    _pull(ctx, ids.registry_id, amd_child)
+    assert _pulled_at(ctx, ids.repository_id) == {
+        (built.digest, "linux/amd64"): ctx.clock.now(),
+        (built.digest, "linux/arm64/v8"): None,
+    }
+    assert drain(ctx) == 0  # nothing new to scan
+
+
+def test_a_platform_pull_before_the_index_is_analysed_is_merged_into_its_row(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    """The push's scan still queued (or running) when the platform's pull arrives: the
+    pull makes a row of its own; the index's scan merges it into the platform's row."""
+    built = build_app_image(tmp_path / "multi", multi=True)
+    sboms = analyse_layout(ctx, built)
+    arm_child = sboms[1].image.manifest_digest
+    assert arm_child
+    store(ctx, sboms)
+    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
+    submit(ctx, ids.image_id)  # queued, not run yet
+    ctx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    _pull(ctx, ids.registry_id, arm_child)
+    assert (arm_child, "") in _pulled_at(ctx, ids.repository_id)  # a row of its own, for now
+    assert drain(ctx) == 2  # the index's scan, then the pulled row's (which finds it merged)
+    assert _pulled_at(ctx, ids.repository_id) == {
+        (built.digest, "linux/amd64"): None,
+        (built.digest, "linux/arm64/v8"): ctx.clock.now(),
+    }
+    with ctx.read() as s:
+        assert s.scalar(select(func.count()).select_from(Finding).where(
+            Finding.image_id.not_in(select(Image.id)))) == 0  # fmt: skip
+
+
+def test_a_pulled_platform_row_left_after_the_index_scan_is_merged_by_its_own_scan(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    built = build_app_image(tmp_path / "multi", multi=True)
+    sboms = analyse_layout(ctx, built)
+    amd_child = sboms[0].image.manifest_digest
+    assert amd_child
+    store(ctx, sboms)
+    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
+    submit(ctx, ids.image_id)
+    assert drain(ctx) == 1
+    with ctx.write() as s:  # as if recorded between the index's analysis and its record
+        stray = record_push(s, ids.repository_id, amd_child, at=ctx.clock.now())
+        stray.pushed_at = None
+        stray.last_pulled_at = ctx.clock.now()
+        stray_id = stray.id
+    submit(ctx, stray_id, "pull")
+    assert drain(ctx) == 1  # no registry contacted (its URL is a closed port)
+    assert _pulled_at(ctx, ids.repository_id) == {
+        (built.digest, "linux/amd64"): ctx.clock.now(),
+        (built.digest, "linux/arm64/v8"): None,
+    }
+
+
+def test_a_platform_manifest_tagged_by_itself_stays_an_image(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    built = build_app_image(tmp_path / "multi", multi=True)
+    sboms = analyse_layout(ctx, built)
+    amd_child = sboms[0].image.manifest_digest
+    assert amd_child
+    store(ctx, sboms)
+    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
+    arm_child = sboms[1].image.manifest_digest
+    with ctx.write() as s:
+        # pushed under a tag of its own: an image of its own
+        record_push(s, ids.repository_id, amd_child, tags=["v1-amd64"], at=ctx.clock.now())
+        # pushed untagged, by digest, before the index (what `skopeo copy --all` and
+        # `docker buildx --push` do): part of the index
+        record_push(s, ids.repository_id, arm_child, at=ctx.clock.now())
+    submit(ctx, ids.image_id)
+    assert drain(ctx) == 1
+    assert set(_pulled_at(ctx, ids.repository_id)) == {
+        (amd_child, ""),
+        (built.digest, "linux/amd64"),
+        (built.digest, "linux/arm64/v8"),
+    }
