@@ -415,24 +415,33 @@ def _pulled_at(ctx: ServiceContext, repository_id: int) -> dict[tuple[str, str],
         }
 
 
+def _scanned_index(
+    ctx: ServiceContext, tmp_path: Path, *, scan: bool = True
+) -> tuple[Built, list[str], Seeded]:
+    """The multi-platform app image pushed (its SBOMs stored: no registry needed) and,
+    with `scan`, scanned; with the platforms' own manifest digests (amd64, arm64)."""
+    built = build_app_image(tmp_path / "multi", multi=True)
+    sboms = analyse_layout(ctx, built)
+    children = [str(sbom.image.manifest_digest) for sbom in sboms]
+    assert len(set(children)) == 2 and built.digest not in children
+    store(ctx, sboms)
+    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
+    if scan:
+        submit(ctx, ids.image_id)
+        assert drain(ctx) == 1
+    return built, children, ids
+
+
 def test_a_pull_of_one_platform_of_an_index_is_a_pull_of_its_row(
     ctx: ServiceContext, tmp_path: Path
 ) -> None:
     """A client pulling a multi-platform image fetches the index, then its platform's
     manifest; Distribution notifies both. The second is the platform row's pull, not a
     new image."""
-    built = build_app_image(tmp_path / "multi", multi=True)
-    sboms = analyse_layout(ctx, built)
-    amd_child = sboms[0].image.manifest_digest
-    assert amd_child and amd_child != built.digest
-    store(ctx, sboms)
-    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
-    submit(ctx, ids.image_id)
-    assert drain(ctx) == 1
+    built, (amd_child, arm_child), ids = _scanned_index(ctx, tmp_path)
     with ctx.read() as s:
-        assert [i.manifest_digest for i in s.scalars(select(Image).order_by(Image.id))] == [
-            sbom.image.manifest_digest for sbom in sboms
-        ]
+        got = [i.manifest_digest for i in s.scalars(select(Image).order_by(Image.id))]
+        assert got == [amd_child, arm_child]
 
     ctx.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     _pull(ctx, ids.registry_id, amd_child)
@@ -448,12 +457,7 @@ def test_a_platform_pull_before_the_index_is_analysed_is_merged_into_its_row(
 ) -> None:
     """The push's scan still queued (or running) when the platform's pull arrives: the
     pull makes a row of its own; the index's scan merges it into the platform's row."""
-    built = build_app_image(tmp_path / "multi", multi=True)
-    sboms = analyse_layout(ctx, built)
-    arm_child = sboms[1].image.manifest_digest
-    assert arm_child
-    store(ctx, sboms)
-    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
+    built, (_, arm_child), ids = _scanned_index(ctx, tmp_path, scan=False)
     submit(ctx, ids.image_id)  # queued, not run yet
     ctx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     _pull(ctx, ids.registry_id, arm_child)
@@ -471,14 +475,7 @@ def test_a_platform_pull_before_the_index_is_analysed_is_merged_into_its_row(
 def test_a_pulled_platform_row_left_after_the_index_scan_is_merged_by_its_own_scan(
     ctx: ServiceContext, tmp_path: Path
 ) -> None:
-    built = build_app_image(tmp_path / "multi", multi=True)
-    sboms = analyse_layout(ctx, built)
-    amd_child = sboms[0].image.manifest_digest
-    assert amd_child
-    store(ctx, sboms)
-    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
-    submit(ctx, ids.image_id)
-    assert drain(ctx) == 1
+    built, (amd_child, _), ids = _scanned_index(ctx, tmp_path)
     with ctx.write() as s:  # as if recorded between the index's analysis and its record
         stray = record_push(s, ids.repository_id, amd_child, at=ctx.clock.now())
         stray.pushed_at = None
@@ -495,13 +492,7 @@ def test_a_pulled_platform_row_left_after_the_index_scan_is_merged_by_its_own_sc
 def test_a_platform_manifest_tagged_by_itself_stays_an_image(
     ctx: ServiceContext, tmp_path: Path
 ) -> None:
-    built = build_app_image(tmp_path / "multi", multi=True)
-    sboms = analyse_layout(ctx, built)
-    amd_child = sboms[0].image.manifest_digest
-    assert amd_child
-    store(ctx, sboms)
-    ids = seed(ctx, CLOSED_PORT_URL, built.digest)
-    arm_child = sboms[1].image.manifest_digest
+    built, (amd_child, arm_child), ids = _scanned_index(ctx, tmp_path, scan=False)
     with ctx.write() as s:
         # pushed under a tag of its own: an image of its own
         record_push(s, ids.repository_id, amd_child, tags=["v1-amd64"], at=ctx.clock.now())
