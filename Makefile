@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# the PostgreSQL password bootstrap may have set (Debian's default asks for one on 127.0.0.1)
+export PGPASSFILE := $(CURDIR)/$(VENV)/pgpass
 
 .PHONY: bootstrap test lint typecheck check demo bench clean
 

@@ -42,3 +42,21 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+
+# Tests and benchmarks log in to PostgreSQL as `postgres` over 127.0.0.1. Debian's default
+# pg_hba.conf asks for a password there and the role has none: give it a random one, kept
+# (mode 0600) in .venv/pgpass, which the Makefile hands to libpq as PGPASSFILE.
+PG_PORT=${SHOAL_BOOTSTRAP_PG_PORT:-5432}
+pg_login() {
+  PGPASSFILE=.venv/pgpass PGCONNECT_TIMEOUT=5 psql -X -Atq \
+    "host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres" -c 'select 1' >/dev/null 2>&1
+}
+if pg_isready -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null && ! pg_login; then
+  echo "bootstrap: PostgreSQL refuses 'postgres' on 127.0.0.1:$PG_PORT; giving it a password in .venv/pgpass"
+  pw=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(24))')
+  as_postgres=(runuser -u postgres --)
+  [ "$(id -u)" -eq 0 ] || as_postgres=(sudo -u postgres)
+  (umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$pw" > .venv/pgpass)
+  "${as_postgres[@]}" psql -X -q -p "$PG_PORT" -c "ALTER ROLE postgres PASSWORD '$pw'" >/dev/null
+  pg_login || { echo "bootstrap: still cannot log in to PostgreSQL on 127.0.0.1:$PG_PORT" >&2; exit 1; }
+fi
